@@ -1,0 +1,106 @@
+// The per-frame decision on a warm datapath: a flow table holding a million flows, frames of flows it
+// already knows, in an order that defeats the caches (as a busy balancer's traffic does). Each
+// measured iteration decides 1000 frames, so the scaled figures are per frame.
+//
+// mallocCountTotal must stay 0 (see ../Thresholds and tools/bench.sh).
+
+import Benchmark
+import DromosBalancer
+import DromosWire
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        timeUnits: .nanoseconds,
+        warmupIterations: 10,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(3),
+        maxIterations: 100_000,
+        thresholds: [
+            .mallocCountTotal: BenchmarkThresholds(
+                relative: BenchmarkThresholds.Relative.none,
+                absolute: [.p0: 0, .p25: 0, .p50: 0, .p75: 0, .p90: 0, .p99: 0, .p100: 0]
+            ),
+        ]
+    )
+
+    Benchmark("Decide warm flow 1M flows maglev", configuration: .init(setup: { WarmDatapath.shared.check() })) { benchmark in
+        let datapath = WarmDatapath.shared
+        var position = datapath.cursor
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(datapath.worker.decide(datapath.frame(position), now: 1_000))
+            position = datapath.next(position)
+        }
+        benchmark.stopMeasurement()
+        datapath.cursor = position
+    }
+}
+
+/// One million TCP flows to one VIP, already in the worker's flow table, their frames side by side in
+/// one buffer.
+final class WarmDatapath: @unchecked Sendable {
+    static let shared = WarmDatapath()
+
+    static let flowCount = 1_000_000
+    static let frameLength = 54
+    static let stride = 64
+
+    let table: ForwardingTable
+    let worker: BalancerWorker
+    let frames: UnsafeMutableRawBufferPointer
+    var cursor = 0
+
+    private init() {
+        let vip = IPAddress.v4(IPv4Address(203, 0, 113, 10))
+        let backends = (0..<10).map { index in
+            BackendSpec(address: .v4(IPv4Address(198, 18, 1, UInt8(11 + index))), weight: 1,
+                        mac: MACAddress(rawValue: 0x0200_0000_0111 + UInt64(index)))
+        }
+        let service = ServiceSpec(name: "web", key: ServiceKey(vip: vip, transport: .tcp, port: 80), backends: backends)
+        table = try! ForwardingTable(generation: 1, services: [service])
+        worker = BalancerWorker(table: table, flowTable: FlowTableSpec(capacity: 1_048_576),
+                                sourceMAC: MACAddress(rawValue: 0x0200_0000_0001))
+        frames = .allocate(byteCount: Self.flowCount * Self.stride, alignment: 64)
+        frames.initializeMemory(as: UInt8.self, repeating: 0)
+        for flow in 0..<Self.flowCount {
+            writeFrame(flow)
+            _ = worker.decide(frame(flow), now: 1_000)
+        }
+    }
+
+    /// Ethernet + IPv4 (198.51.x.y → 203.0.113.10) + TCP ACK to port 80; the flow number picks the
+    /// client address and port.
+    private func writeFrame(_ flow: Int) {
+        let base = frames.baseAddress! + flow * Self.stride
+        let client = UInt32(0xc633_0000) | UInt32(flow & 0xffff)
+        let port = UInt16(10_000 + flow >> 16)
+        let header: [UInt8] = [
+            0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0xfe, 0x08, 0x00,
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0,
+            UInt8(client >> 24), UInt8(client >> 16 & 0xff), UInt8(client >> 8 & 0xff), UInt8(client & 0xff),
+            203, 0, 113, 10,
+            UInt8(port >> 8), UInt8(port & 0xff), 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0,
+        ]
+        header.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    @inline(__always)
+    func frame(_ flow: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: frames.baseAddress! + flow * Self.stride, count: Self.frameLength)
+    }
+
+    /// A large odd stride through the flows: consecutive frames land far apart in the table.
+    @inline(__always)
+    func next(_ flow: Int) -> Int {
+        let next = flow + 611_953
+        return next >= Self.flowCount ? next - Self.flowCount : next
+    }
+
+    func check() {
+        let decision = worker.decide(frame(12_345), now: 1_000)
+        guard decision.verdict == .forward, !decision.isNewFlow, worker.flows.count == Self.flowCount else {
+            fatalError("Decide fixture is not warm: \(decision), \(worker.flows.count) flows")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+public import DromosWire
+
+/// One worker's balancer: its flow table, scheduler state and counters, and the table it forwards by.
+///
+/// Owned by exactly one thread (a datapath worker, or the replay loop); nothing in it is shared, so
+/// the packet path takes no locks. Per-frame work reads the `TableView` and unsafe buffers only.
+public final class BalancerWorker {
+    public private(set) var table: ForwardingTable
+    @usableFromInline var view: TableView
+    public let flows: FlowTable
+    /// First fragments' choices, so that later fragments follow them.
+    public let fragments: FlowTable
+    /// The source MAC of rewritten frames; nil keeps the address the frame was sent to (in a replay,
+    /// that is the balancer's own).
+    public let sourceMAC: MACAddress?
+
+    @usableFromInline var schedulerStates: UnsafeMutableBufferPointer<SchedulerState>
+    @usableFromInline var backendCounters: UnsafeMutableBufferPointer<BackendCounters>
+    @usableFromInline let decisionCounts: UnsafeMutableBufferPointer<UInt64>
+    @usableFromInline let malformedCounts: UnsafeMutableBufferPointer<UInt64>
+
+    public init(table: ForwardingTable, flowTable spec: FlowTableSpec = FlowTableSpec(), sourceMAC: MACAddress? = nil) {
+        self.table = table
+        view = table.view
+        flows = FlowTable(capacity: spec.capacity, timeouts: FlowTimeouts(spec: spec))
+        let fragmentTimeout = UInt64(spec.fragmentTimeoutMilliseconds)
+        fragments = FlowTable(
+            capacity: max(spec.capacity / 16, 1_024),
+            timeouts: FlowTimeouts(synReceived: fragmentTimeout, established: fragmentTimeout,
+                                   closing: fragmentTimeout, udp: fragmentTimeout))
+        self.sourceMAC = sourceMAC
+        schedulerStates = .allocate(capacity: max(table.view.serviceCount, 1))
+        schedulerStates.initialize(repeating: SchedulerState())
+        backendCounters = .allocate(capacity: max(table.view.backendCount, 1))
+        backendCounters.initialize(repeating: BackendCounters())
+        decisionCounts = .allocate(capacity: verdictCount * decisionReasonCount)
+        decisionCounts.initialize(repeating: 0)
+        malformedCounts = .allocate(capacity: verdictCount * parseStatusCount)
+        malformedCounts.initialize(repeating: 0)
+    }
+
+    deinit {
+        schedulerStates.deallocate()
+        backendCounters.deallocate()
+        decisionCounts.deallocate()
+        malformedCounts.deallocate()
+    }
+
+    /// Switches to a newly published table at a batch boundary. Counters and active-flow counts follow
+    /// each backend by its address; flows keep their backends lazily (see `resolve`).
+    public func adopt(_ newTable: ForwardingTable) {
+        guard newTable !== table else { return }
+        let old = view
+        let new = newTable.view
+        let counters = UnsafeMutableBufferPointer<BackendCounters>.allocate(capacity: max(new.backendCount, 1))
+        counters.initialize(repeating: BackendCounters())
+        for index in 0..<new.backendCount {
+            let slot = new.backendSlots[index]
+            let service = new.serviceSlots[Int(slot.service)]
+            let oldService = old.probeService(service.vip, service.transport, service.hasPort ? service.port : nil)
+            guard oldService >= 0 else { continue }
+            let oldIndex = old.lookupBackend(service: oldService, address: slot.address)
+            if oldIndex >= 0 { counters[index] = backendCounters[Int(oldIndex)] }
+        }
+        backendCounters.deallocate()
+        backendCounters = counters
+        // Round-robin positions index the old usable lists; IPVS restarts them on an edit too.
+        schedulerStates.deallocate()
+        schedulerStates = .allocate(capacity: max(new.serviceCount, 1))
+        schedulerStates.initialize(repeating: SchedulerState())
+        table = newTable
+        view = new
+    }
+
+    /// Parses the frame, decides, counts, and on `forward` rewrites its MACs in place.
+    @inlinable
+    public func decide(_ frame: UnsafeMutableRawBufferPointer, wireLength: Int? = nil, now: UInt64) -> Decision {
+        let parsed = FrameParser.parse(UnsafeRawBufferPointer(frame), wireLength: wireLength)
+        return decide(parsed, frame: frame, now: now)
+    }
+
+    /// The same for a frame parsed already (explain shows the parse and the decision together).
+    @inlinable
+    public func decide(_ parsed: ParsedFrame, frame: UnsafeMutableRawBufferPointer, now: UInt64) -> Decision {
+        let decision = classify(parsed, now: now)
+        count(decision, bytes: parsed.wireLength)
+        if decision.verdict == .forward {
+            let backend = view.backendSlots[Int(decision.backendIndex)]
+            _ = MACRewrite.apply(to: frame, destination: backend.mac, source: sourceMAC ?? parsed.destinationMAC)
+        }
+        return decision
+    }
+
+    /// Ends idle flows, at most `budget` of them, so that a worker spreads the work over its batches.
+    public func expire(now: UInt64, budget: Int) -> Int {
+        var expired = 0
+        while expired < budget, let record = flows.expireOne(now: now) {
+            release(record)
+            expired += 1
+        }
+        while expired < budget, fragments.expireOne(now: now) != nil {
+            expired += 1
+        }
+        return expired
+    }
+
+    @inlinable
+    func count(_ decision: Decision, bytes: Int) {
+        decisionCounts[Int(decision.verdict.rawValue) &* decisionReasonCount &+ Int(decision.reason.rawValue)] &+= 1
+        if decision.reason == .malformed {
+            malformedCounts[Int(decision.verdict.rawValue) &* parseStatusCount &+ Int(decision.parseStatus.rawValue)] &+= 1
+        }
+        if decision.verdict == .forward {
+            backendCounters[Int(decision.backendIndex)].packets &+= 1
+            backendCounters[Int(decision.backendIndex)].bytes &+= UInt64(bytes)
+        }
+    }
+}
+
+/// Per-service scheduler position: where round robin stands, and wrr's current weight.
+@usableFromInline
+struct SchedulerState {
+    @usableFromInline var cursor: Int32 = -1
+    @usableFromInline var currentWeight: Int32 = 0
+    @usableFromInline init() {}
+}
+
+@usableFromInline
+struct BackendCounters {
+    @usableFromInline var packets: UInt64 = 0
+    @usableFromInline var bytes: UInt64 = 0
+    @usableFromInline var newFlows: UInt64 = 0
+    /// Flows in this worker's table that point at the backend: what lc and wlc weigh.
+    @usableFromInline var activeFlows: Int64 = 0
+    @usableFromInline init() {}
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+@main
+struct Dromos: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A layer-4 direct-routing load balancer.",
+        subcommands: [Explain.self, Replay.self, WhatIf.self, CheckConfig.self])
+}

@@ -1,0 +1,153 @@
+import Testing
+import DromosBalancer
+import DromosWire
+
+@Suite struct PoolChangeTests {
+    @Test func aDrainingBackendKeepsItsFlowsAndGetsNoNewOnes() throws {
+        let harness = try Harness([webService(weights: [1, 1, 1])])
+        var flowsOn: [IPAddress: [FlowKey]] = [:]
+        for number in 0..<300 {
+            let flow = clientFlow(number)
+            flowsOn[harness.backend(TestFrames.tcp(flow))!, default: []].append(flow)
+        }
+        try harness.publish([webService(weights: [0, 1, 1])])
+        let drained = address("198.18.1.11")
+        for flow in try #require(flowsOn[drained]) {
+            let decision = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+            #expect(harness.table.backendAddress(decision.backendIndex) == drained)
+            #expect(!decision.isNewFlow)
+        }
+        for number in 1_000..<1_300 {
+            #expect(harness.backend(TestFrames.tcp(clientFlow(number))) != drained)
+        }
+    }
+
+    @Test func flowsOfARemovedBackendStartOverElsewhereAndOthersStay() throws {
+        let harness = try Harness([webService(weights: [1, 1, 1])])
+        var before: [FlowKey: IPAddress] = [:]
+        for number in 0..<300 {
+            let flow = clientFlow(number)
+            before[flow] = harness.backend(TestFrames.tcp(flow))
+        }
+        var smaller = webService(weights: [1, 1, 1])
+        let removed = smaller.backends.removeFirst().address
+        try harness.publish([smaller])
+        for (flow, backend) in before {
+            let decision = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+            let now = harness.table.backendAddress(decision.backendIndex)
+            if backend == removed {
+                #expect(now != removed)
+                #expect(decision.isNewFlow)
+            } else {
+                #expect(now == backend)
+                #expect(!decision.isNewFlow)
+            }
+        }
+    }
+
+    @Test func aBackendMarkedDownLosesItsFlows() throws {
+        let service = webService(weights: [1, 1])
+        let harness = try Harness([service])
+        let flows = (0..<100).map { clientFlow($0) }
+        let first = flows.map { harness.backend(TestFrames.tcp($0))! }
+        let down = BackendKey(service: service.key, address: address("198.18.1.11"))
+        try harness.publish([service], states: [down: BackendState(isUp: false)])
+        for flow in flows {
+            #expect(harness.backend(TestFrames.tcp(flow, flags: TCPFlag.ack)) == address("198.18.1.12"))
+        }
+        #expect(first.contains(address("198.18.1.11")))
+    }
+
+    @Test func withoutAUsableBackendFramesAreDropped() throws {
+        var noMAC = webService(weights: [1])
+        noMAC.backends[0].mac = nil
+        let harness = try Harness([noMAC])
+        #expect(harness.send(TestFrames.tcp(clientFlow(1))).decision.verdict == .drop)
+        #expect(harness.send(TestFrames.tcp(clientFlow(1))).decision.reason == .noBackend)
+        // Resolution found a MAC: the backend takes flows.
+        let resolved = BackendKey(service: noMAC.key, address: noMAC.backends[0].address)
+        try harness.publish([noMAC], states: [resolved: BackendState(isUp: true, mac: mac("02:00:00:00:09:09"))])
+        let (decision, sent) = harness.send(TestFrames.tcp(clientFlow(1)))
+        #expect(decision.verdict == .forward)
+        #expect(Array(sent[0..<6]) == mac("02:00:00:00:09:09").octets)
+        try harness.publish([webService(weights: [0, 0])])
+        #expect(harness.send(TestFrames.tcp(clientFlow(2))).decision.reason == .noBackend)
+    }
+
+    @Test func countersFollowBackendsAcrossTables() throws {
+        let harness = try Harness([webService(scheduler: .rr, weights: [1, 1])])
+        for number in 0..<10 { _ = harness.send(TestFrames.tcp(clientFlow(number))) }
+        try harness.publish([webService(scheduler: .rr, weights: [1, 1, 1])])
+        let statistics = harness.worker.statistics()
+        #expect(statistics.backends.map(\.packets) == [5, 5, 0])
+        #expect(statistics.backends.map(\.activeFlows) == [5, 5, 0])
+        #expect(statistics.decisions == [DecisionCount(verdict: .forward, reason: "ok", frames: 10)])
+    }
+}
+
+@Suite struct SteeringTests {
+    @Test func laterFragmentsFollowTheirFirst() throws {
+        let harness = try Harness([webService(transport: .udp)])
+        for number in 0..<50 {
+            let flow = FlowKey(source: address("198.51.100.\(number)"), destination: vip, ipProtocol: 17,
+                               sourcePort: 5_000, destinationPort: 80)
+            let (first, later) = TestFrames.udpFragments(flow, id: UInt16(number))
+            let firstDecision = harness.send(first).decision
+            let laterDecision = harness.send(later).decision
+            #expect(firstDecision.verdict == .forward)
+            #expect(laterDecision == Decision(.forward, .fragment, serviceIndex: firstDecision.serviceIndex,
+                                              backendIndex: firstDecision.backendIndex))
+        }
+    }
+
+    @Test func aLaterFragmentBeforeItsFirstIsDroppedAndCounted() throws {
+        let harness = try Harness([webService(transport: .udp)])
+        let flow = FlowKey(source: address("198.51.100.7"), destination: vip, ipProtocol: 17, sourcePort: 5_000, destinationPort: 80)
+        let (first, later) = TestFrames.udpFragments(flow, id: 77)
+        #expect(harness.send(later).decision == Decision(.drop, .fragmentBeforeFirst))
+        #expect(harness.send(first).decision.verdict == .forward)
+        #expect(harness.send(later).decision.reason == .fragment)
+        // The first fragment's choice is forgotten after the fragment timeout (30 s).
+        harness.now += 30_001
+        #expect(harness.send(later).decision.reason == .fragmentBeforeFirst)
+        #expect(harness.worker.statistics().decisions.contains(DecisionCount(verdict: .drop, reason: "fragment-before-first", frames: 2)))
+    }
+
+    @Test func icmpErrorsReachTheBackendOfTheirFlow() throws {
+        let harness = try Harness([webService(scheduler: .rr)])
+        for number in 0..<30 {
+            let flow = clientFlow(number)
+            let backend = harness.send(TestFrames.tcp(flow)).decision.backendIndex
+            let error = harness.send(TestFrames.fragmentationNeeded(about: flow)).decision
+            #expect(error.verdict == .forward)
+            #expect(error.reason == .icmpError)
+            #expect(error.backendIndex == backend)
+        }
+        // A stateful scheduler cannot place an error about a flow it never saw.
+        #expect(harness.send(TestFrames.fragmentationNeeded(about: clientFlow(999))).decision.reason == .icmpNoFlow)
+    }
+
+    @Test func consistentHashingPlacesErrorsWithoutState() throws {
+        let harness = try Harness([webService()])
+        let other = try Harness([webService()])
+        for number in 0..<30 {
+            let flow = clientFlow(number)
+            let owner = other.backend(TestFrames.tcp(flow))
+            let decision = harness.send(TestFrames.fragmentationNeeded(about: flow)).decision
+            #expect(decision.reason == .icmpError)
+            #expect(harness.table.backendAddress(decision.backendIndex) == owner)
+        }
+        // Errors neither create nor refresh flows.
+        #expect(harness.worker.flows.count == 0)
+    }
+
+    @Test func idleFlowsExpireByClass() throws {
+        let harness = try Harness([webService(scheduler: .rr, transport: .udp)])
+        let flow = FlowKey(source: address("198.51.100.7"), destination: vip, ipProtocol: 17, sourcePort: 5_000, destinationPort: 80)
+        #expect(harness.send(TestFrames.udp(flow)).decision.isNewFlow)
+        harness.now += 300_000
+        #expect(!harness.send(TestFrames.udp(flow)).decision.isNewFlow)
+        harness.now += 300_001
+        #expect(harness.send(TestFrames.udp(flow)).decision.isNewFlow)
+    }
+}
