@@ -115,7 +115,8 @@ import DromosWire
         let moved = try #require(web.movedLosingState)
         #expect(moved >= web.movedKeepingState)
         #expect(Double(moved) <= Double(web.minimumMoved) + 0.01 * 100_000, "moved \(moved), minimum \(web.minimumMoved)")
-        #expect(web.minimumMoved >= web.movedKeepingState - 100)
+        #expect(web.minimumMoved == 10_000)
+        #expect(abs(web.movedKeepingState - web.minimumMoved) < 500)
         #expect(report.text.contains("service web (tcp 203.0.113.10:80, maglev): 100000 flows"))
         #expect(report.jsonLines.count == 1)
     }
@@ -130,6 +131,13 @@ import DromosWire
         #expect(web.movedKeepingState == 0)
         #expect(web.minimumMoved == 1_000)
         #expect(report.text.contains("not predictable"))
+    }
+
+    @Test func whatifOfAnUnchangedPoolMovesNothing() throws {
+        let report = try DisruptionAnalysis.compare(old: load(Self.config()), new: load(Self.config()), flowsPerService: 10_000)
+        #expect(report.services.first?.movedLosingState == 0)
+        #expect(report.services.first?.minimumMoved == 0)
+        #expect(report.services.first?.movedKeepingState == 0)
     }
 
     @Test func whatifTakesFlowsFromACapture() throws {

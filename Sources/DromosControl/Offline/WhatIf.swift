@@ -16,7 +16,7 @@ public struct ServiceDisruption: Sendable {
     /// Flows that change backend where the flow state is lost (a restart, another balancer taking
     /// over): known only for consistent-hash schedulers, nil for the stateful ones.
     public var movedLosingState: Int?
-    /// The fewest flows any scheduler must move to give every backend its new share.
+    /// The fewest flows any scheduler must move to give every backend its new share of the weights.
     public var minimumMoved: Int
 }
 
@@ -140,14 +140,12 @@ public enum DisruptionAnalysis {
     ) {
         let oldTable = old.0.table
         let newTable = new.0.table
-        var oldCounts: [IPAddress: Int] = [:]
         var movedLosingState = 0
         var movedKeepingState = 0
         for flow in flows {
             let before = old.0.backendForNewFlow(service: old.1, flow: flow)
             guard before >= 0 else { continue }
             let address = oldTable.backendAddress(before)
-            oldCounts[address, default: 0] += 1
             let kept = newTable.lookupBackend(service: new.1, address: address)
             if kept < 0 || !newTable.view.keepsFlows(kept) { movedKeepingState += 1 }
             let after = new.0.backendForNewFlow(service: new.1, flow: flow)
@@ -155,17 +153,24 @@ public enum DisruptionAnalysis {
         }
         disruption.movedKeepingState = movedKeepingState
         disruption.movedLosingState = consistent ? movedLosingState : nil
-        // Each backend can keep at most its new share; whatever it holds above that must move.
-        let newWeights = newTable.usableBackends(service: Int(new.1)).map {
-            (newTable.backendAddress($0), Double(newTable.backends[Int($0)].spec.weight))
+        // The fewest moves that turn the old shares into the new ones: whatever share a backend loses
+        // (all of it when it leaves) must go elsewhere, and nothing else need move.
+        let oldShares = weightShares(oldTable, service: old.1)
+        let newShares = weightShares(newTable, service: new.1)
+        let lost = oldShares.reduce(0.0) { sum, entry in sum + max(0, entry.value - (newShares[entry.key] ?? 0)) }
+        disruption.minimumMoved = Int((lost * Double(flows.count)).rounded())
+    }
+
+    /// Each backend's share of new flows by weight (0 for one that takes none).
+    private static func weightShares(_ table: ForwardingTable, service: Int32) -> [IPAddress: Double] {
+        let usable = table.usableBackends(service: Int(service))
+        let total = usable.reduce(0.0) { $0 + Double(table.backends[Int($1)].spec.weight) }
+        guard total > 0 else { return [:] }
+        var shares: [IPAddress: Double] = [:]
+        for backend in usable {
+            shares[table.backendAddress(backend)] = Double(table.backends[Int(backend)].spec.weight) / total
         }
-        let totalWeight = newWeights.reduce(0) { $0 + $1.1 }
-        var minimum = 0
-        for (address, count) in oldCounts {
-            let share = totalWeight > 0 ? (newWeights.first { $0.0 == address }?.1 ?? 0) / totalWeight : 0
-            minimum += max(0, count - Int((share * Double(flows.count)).rounded()))
-        }
-        disruption.minimumMoved = minimum
+        return shares
     }
 
     private static func syntheticFlow(to key: ServiceKey, _ random: inout SplitMix64) -> FlowKey {
