@@ -7,20 +7,22 @@ extension BalancerWorker {
             if parsed.status != .ok { return Decision(.pass, .malformed, parseStatus: parsed.status) }
             return Decision(.pass, parsed.l3 == .arp ? .arp : .notIP)
         }
-        // Only traffic to a VIP is ours; the rest, broken or not, is the kernel's business.
-        guard view.lookupVIP(flow.destination) >= 0 else {
+        // Only traffic to a VIP is ours; the rest, broken or not, is the kernel's business. An ICMP error
+        // is ours when it was sent to the VIP its quoted reply came from.
+        guard view.lookupVIP(flow.destination) >= 0,
+              !parsed.isICMPError || parsed.icmpErrorDestination == flow.destination else {
             if parsed.status != .ok { return Decision(.pass, .malformed, parseStatus: parsed.status) }
             return Decision(.pass, .noService)
         }
         guard parsed.status == .ok else { return Decision(.drop, .malformed, parseStatus: parsed.status) }
+        // A cut frame cannot be sent on whole; the backend would see a corrupt datagram.
+        guard !parsed.isCaptureTruncated else { return Decision(.drop, .truncatedCapture) }
         if parsed.fragment == .later { return followFirstFragment(parsed, flow, now: now) }
         guard flow.ipProtocol == IPProtocolNumber.tcp || flow.ipProtocol == IPProtocolNumber.udp else {
             return Decision(.drop, .unsupportedProtocol)
         }
         let service = view.lookupService(vip: flow.destination, transport: flow.ipProtocol, port: flow.destinationPort)
         guard service >= 0 else { return Decision(.pass, .noService) }
-        // A cut frame cannot be sent on whole; the backend would see a corrupt datagram.
-        guard !parsed.isCaptureTruncated else { return Decision(.drop, .truncatedCapture, serviceIndex: service) }
         if parsed.isICMPError { return steerICMPError(flow, service: service, now: now) }
         return steerFlow(parsed, flow, service: service, now: now)
     }
@@ -47,7 +49,7 @@ extension BalancerWorker {
         let backend = schedule(service: service, flow: flow)
         guard backend >= 0 else { return Decision(.drop, .noBackend, serviceIndex: service) }
         let target = FlowTarget(backend: view.backendSlots[Int(backend)].address, backendIndex: backend,
-                                generation: view.generation, servicePort: flow.destinationPort)
+                                generation: epoch, servicePort: flow.destinationPort, serviceTransport: flow.ipProtocol)
         let inserted = flows.insert(flow, target: target, tcpFlags: parsed.tcpFlags, now: now)
         if let evicted = inserted.evicted { release(evicted) }
         backendCounters[Int(backend)].activeFlows &+= 1
@@ -87,12 +89,12 @@ extension BalancerWorker {
     /// and guessing would split the datagram across backends.
     @inlinable
     func followFirstFragment(_ parsed: ParsedFrame, _ flow: FlowKey, now: UInt64) -> Decision {
-        let key = Self.fragmentKey(flow, id: parsed.fragmentID)
+        let key = Self.fragmentKey(parsed, flow)
         guard case .found(let handle) = fragments.lookup(key, now: now) else {
             return Decision(.drop, .fragmentBeforeFirst)
         }
         var target = fragments.target(handle)
-        let service = view.lookupService(vip: flow.destination, transport: flow.ipProtocol, port: target.servicePort)
+        let service = view.lookupService(vip: flow.destination, transport: target.serviceTransport, port: target.servicePort)
         guard service >= 0 else { return Decision(.drop, .fragmentBeforeFirst) }
         let backend = resolve(&target, service: service)
         guard backend >= 0 else { return Decision(.drop, .noBackend, serviceIndex: service) }
@@ -103,7 +105,7 @@ extension BalancerWorker {
     @inlinable
     func rememberFirstFragment(_ parsed: ParsedFrame, _ flow: FlowKey, _ target: FlowTarget, now: UInt64) {
         guard parsed.fragment == .first else { return }
-        let key = Self.fragmentKey(flow, id: parsed.fragmentID)
+        let key = Self.fragmentKey(parsed, flow)
         switch fragments.lookup(key, now: now) {
         case .found(let handle):
             fragments.setTarget(handle, target)
@@ -115,33 +117,45 @@ extension BalancerWorker {
     /// A datagram is named by its addresses, protocol and IP identification; the id rides in the
     /// port fields so the fragment table can be an ordinary flow table.
     @inlinable
-    static func fragmentKey(_ flow: FlowKey, id: UInt32) -> FlowKey {
-        FlowKey(source: flow.source, destination: flow.destination, ipProtocol: flow.ipProtocol,
-                sourcePort: UInt16(truncatingIfNeeded: id >> 16), destinationPort: UInt16(truncatingIfNeeded: id))
+    static func fragmentKey(_ parsed: ParsedFrame, _ flow: FlowKey) -> FlowKey {
+        FlowKey(source: flow.source, destination: flow.destination, ipProtocol: parsed.fragmentProtocol,
+                sourcePort: UInt16(truncatingIfNeeded: parsed.fragmentID >> 16),
+                destinationPort: UInt16(truncatingIfNeeded: parsed.fragmentID))
     }
 
     /// The backend a remembered flow still may use in the current table, updating the target when the
-    /// table changed since it was stored; -1 when the backend left or cannot keep flows.
+    /// table changed since it was stored; -1 when the backend left, cannot keep flows, or left and came
+    /// back since (its old flows were given up then).
     @inlinable
     func resolve(_ target: inout FlowTarget, service: Int32) -> Int32 {
-        if target.generation == view.generation {
+        if target.generation == epoch {
             return view.backendSlots[Int(target.backendIndex)].keepsFlows ? target.backendIndex : -1
         }
-        let backend = view.lookupBackend(service: service, address: target.backend)
+        let backend = ownerInCurrentTable(target, service: service)
         guard backend >= 0, view.backendSlots[Int(backend)].keepsFlows else { return -1 }
         target.backendIndex = backend
-        target.generation = view.generation
+        target.generation = epoch
         return backend
     }
 
-    /// A flow left the table: its backend has one active flow fewer, if that backend still exists.
+    /// The current table's index of the backend a target was pinned to, if that backend has been keeping
+    /// flows without a break since; -1 otherwise.
+    @inlinable
+    func ownerInCurrentTable(_ target: FlowTarget, service: Int32) -> Int32 {
+        guard service >= 0 else { return -1 }
+        let backend = view.lookupBackend(service: service, address: target.backend)
+        guard backend >= 0, target.generation >= backendCounters[Int(backend)].keptFlowsSince else { return -1 }
+        return backend
+    }
+
+    /// A flow left the table: its backend has one active flow fewer, if the flow still counted there.
     @inlinable
     func release(_ record: FlowRecord) {
         var backend = record.target.backendIndex
-        if record.target.generation != view.generation {
+        if record.target.generation != epoch {
             let service = view.lookupService(vip: record.key.destination, transport: record.key.ipProtocol,
                                              port: record.key.destinationPort)
-            backend = service >= 0 ? view.lookupBackend(service: service, address: record.target.backend) : -1
+            backend = ownerInCurrentTable(record.target, service: service)
         }
         if backend >= 0 && backendCounters[Int(backend)].activeFlows > 0 {
             backendCounters[Int(backend)].activeFlows &-= 1

@@ -81,9 +81,12 @@ extension BalancerWorker {
 }
 
 extension BalancerWorker {
-    /// The backend a new flow of `service` would get now, without creating it: for reports such as
-    /// `whatif`. Advances round-robin positions like a real new flow would.
-    public func backendForNewFlow(service: Int32, flow: FlowKey) -> Int32 {
-        schedule(service: service, flow: flow)
+    /// Places a new flow of `service` as `decide` would, without a flow-table entry: for reports such as
+    /// `whatif`. Advances round-robin positions and counts the flow as active on its backend, so `lc`
+    /// and `wlc` spread a series of placements as they would spread real flows.
+    public func placeNewFlow(service: Int32, flow: FlowKey) -> Int32 {
+        let backend = schedule(service: service, flow: flow)
+        if backend >= 0 { backendCounters[Int(backend)].activeFlows &+= 1 }
+        return backend
     }
 }

@@ -5,8 +5,13 @@ public import DromosWire
 /// Owned by exactly one thread (a datapath worker, or the replay loop); nothing in it is shared, so
 /// the packet path takes no locks. Per-frame work reads the `TableView` and unsafe buffers only.
 public final class BalancerWorker {
-    public private(set) var table: ForwardingTable
-    @usableFromInline var view: TableView
+    // Unchecked exclusivity: one thread owns the worker and nothing re-enters it, so the runtime's
+    // access tracking would be a call per property access per frame with nothing to find.
+    @exclusivity(unchecked) public private(set) var table: ForwardingTable
+    @usableFromInline @exclusivity(unchecked) var view: TableView
+    /// Counts adopted tables. Flow targets store it rather than the table's own generation, which the
+    /// publisher chooses and could repeat: an index is trusted only within the epoch that stored it.
+    @usableFromInline @exclusivity(unchecked) var epoch: UInt32 = 1
     public let flows: FlowTable
     /// First fragments' choices, so that later fragments follow them.
     public let fragments: FlowTable
@@ -14,8 +19,8 @@ public final class BalancerWorker {
     /// that is the balancer's own).
     public let sourceMAC: MACAddress?
 
-    @usableFromInline var schedulerStates: UnsafeMutableBufferPointer<SchedulerState>
-    @usableFromInline var backendCounters: UnsafeMutableBufferPointer<BackendCounters>
+    @usableFromInline @exclusivity(unchecked) var schedulerStates: UnsafeMutableBufferPointer<SchedulerState>
+    @usableFromInline @exclusivity(unchecked) var backendCounters: UnsafeMutableBufferPointer<BackendCounters>
     @usableFromInline let decisionCounts: UnsafeMutableBufferPointer<UInt64>
     @usableFromInline let malformedCounts: UnsafeMutableBufferPointer<UInt64>
 
@@ -32,7 +37,7 @@ public final class BalancerWorker {
         schedulerStates = .allocate(capacity: max(table.view.serviceCount, 1))
         schedulerStates.initialize(repeating: SchedulerState())
         backendCounters = .allocate(capacity: max(table.view.backendCount, 1))
-        backendCounters.initialize(repeating: BackendCounters())
+        backendCounters.initialize(repeating: BackendCounters(keptFlowsSince: 1))
         decisionCounts = .allocate(capacity: verdictCount * decisionReasonCount)
         decisionCounts.initialize(repeating: 0)
         malformedCounts = .allocate(capacity: verdictCount * parseStatusCount)
@@ -46,21 +51,29 @@ public final class BalancerWorker {
         malformedCounts.deallocate()
     }
 
-    /// Switches to a newly published table at a batch boundary. Counters and active-flow counts follow
-    /// each backend by its address; flows keep their backends lazily (see `resolve`).
+    /// Switches to a newly published table at a batch boundary. Counters follow each backend by its
+    /// address; flows keep their backends lazily (see `resolve`). A backend that could not keep flows in
+    /// the previous table (absent, down, unresolved) starts a new life: flows pinned to it before are
+    /// not its flows any more, even if it comes back.
     public func adopt(_ newTable: ForwardingTable) {
         guard newTable !== table else { return }
         let old = view
         let new = newTable.view
+        epoch &+= 1
         let counters = UnsafeMutableBufferPointer<BackendCounters>.allocate(capacity: max(new.backendCount, 1))
-        counters.initialize(repeating: BackendCounters())
+        counters.initialize(repeating: BackendCounters(keptFlowsSince: epoch))
         for index in 0..<new.backendCount {
             let slot = new.backendSlots[index]
             let service = new.serviceSlots[Int(slot.service)]
             let oldService = old.probeService(service.vip, service.transport, service.hasPort ? service.port : nil)
             guard oldService >= 0 else { continue }
             let oldIndex = old.lookupBackend(service: oldService, address: slot.address)
-            if oldIndex >= 0 { counters[index] = backendCounters[Int(oldIndex)] }
+            guard oldIndex >= 0 else { continue }
+            counters[index] = backendCounters[Int(oldIndex)]
+            if !(old.backendSlots[Int(oldIndex)].keepsFlows && slot.keepsFlows) {
+                counters[index].activeFlows = 0
+                counters[index].keptFlowsSince = epoch
+            }
         }
         backendCounters.deallocate()
         backendCounters = counters
@@ -132,5 +145,7 @@ struct BackendCounters {
     @usableFromInline var newFlows: UInt64 = 0
     /// Flows in this worker's table that point at the backend: what lc and wlc weigh.
     @usableFromInline var activeFlows: Int64 = 0
-    @usableFromInline init() {}
+    /// The epoch from which flows pinned to this backend are still its own (see `adopt`).
+    @usableFromInline var keptFlowsSince: UInt32
+    @usableFromInline init(keptFlowsSince: UInt32 = 1) { self.keptFlowsSince = keptFlowsSince }
 }

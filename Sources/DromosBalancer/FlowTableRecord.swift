@@ -4,18 +4,22 @@ public import DromosWire
 public struct FlowTarget: Hashable, Sendable {
     /// Outlives table rebuilds: after a new `ForwardingTable`, a flow is re-pinned by this address.
     public var backend: IPAddress
-    /// Valid only against the `ForwardingTable` of `generation`; saves a search while that table is current.
+    /// Valid only while the worker's table epoch is `generation`; saves a search while that table is current.
     public var backendIndex: Int32
+    /// The worker's epoch (its count of adopted tables) when `backendIndex` was stored.
     public var generation: UInt32
-    /// The first fragment's destination port: later fragments carry none, and the fragment table needs it
-    /// to find the service again.
+    /// The first fragment's destination port and transport: later fragments carry no ports (and in
+    /// IPv6 may not show the transport), and the fragment table needs both to find the service again.
     public var servicePort: UInt16
+    public var serviceTransport: UInt8
 
-    public init(backend: IPAddress, backendIndex: Int32, generation: UInt32, servicePort: UInt16 = 0) {
+    public init(backend: IPAddress, backendIndex: Int32, generation: UInt32, servicePort: UInt16 = 0,
+                serviceTransport: UInt8 = 0) {
         self.backend = backend
         self.backendIndex = backendIndex
         self.generation = generation
         self.servicePort = servicePort
+        self.serviceTransport = serviceTransport
     }
 }
 

@@ -33,10 +33,10 @@ public final class ForwardingTable: @unchecked Sendable {
                 var state = states[BackendKey(service: service.key, address: backend.address)] ?? BackendState()
                 if state.mac == nil { state.mac = backend.mac }
                 flat.append((serviceNumber, backend, state))
-                let takesNewFlows = state.isUp && state.mac != nil && backend.weight > 0
-                weighted.append((backend.address, takesNewFlows ? backend.weight : 0))
+                weighted.append((backend.address, Self.takesNewFlows(backend, state) ? backend.weight : 0))
             }
-            guard weighted.contains(where: { $0.weight > 0 }) else {
+            // Only the hashing schedulers read a Maglev table; the others would carry 256 KiB for nothing.
+            guard service.scheduler.isConsistentHash, weighted.contains(where: { $0.weight > 0 }) else {
                 maglevTables.append([])
                 continue
             }
@@ -60,6 +60,15 @@ public final class ForwardingTable: @unchecked Sendable {
         view.deallocate()
     }
 
+    /// Up and reachable: a backend may keep the flows it has (draining ones too).
+    private static func keepsFlows(_ state: BackendState) -> Bool { state.isUp && state.mac != nil }
+
+    /// And with weight above 0: it may take new ones. The Maglev table, the usable lists and the slots
+    /// all ask this one question, so a hashing service's table is empty exactly when nothing is usable.
+    private static func takesNewFlows(_ spec: BackendSpec, _ state: BackendState) -> Bool {
+        keepsFlows(state) && spec.weight > 0
+    }
+
     private static func makeSlots(
         services: [ServiceSpec], backends: [(service: Int, spec: BackendSpec, state: BackendState)], maglevTables: [[UInt32]]
     ) -> (UnsafeMutableBufferPointer<ServiceSlot>, UnsafeMutableBufferPointer<BackendSlot>,
@@ -67,11 +76,10 @@ public final class ForwardingTable: @unchecked Sendable {
         let backendSlots = UnsafeMutableBufferPointer<BackendSlot>.allocate(capacity: max(backends.count, 1))
         var usableList: [Int32] = []
         for (index, backend) in backends.enumerated() {
-            let keepsFlows = backend.state.isUp && backend.state.mac != nil
-            let takesNewFlows = keepsFlows && backend.spec.weight > 0
             backendSlots.initializeElement(at: index, to: BackendSlot(
                 address: backend.spec.address, mac: backend.state.mac ?? .zero, weight: Int32(backend.spec.weight),
-                service: Int32(backend.service), takesNewFlows: takesNewFlows, keepsFlows: keepsFlows))
+                service: Int32(backend.service), takesNewFlows: takesNewFlows(backend.spec, backend.state),
+                keepsFlows: keepsFlows(backend.state)))
         }
         let serviceSlots = UnsafeMutableBufferPointer<ServiceSlot>.allocate(capacity: max(services.count, 1))
         let maglev = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(maglevTables.reduce(0) { $0 + $1.count }, 1))
@@ -121,12 +129,6 @@ public final class ForwardingTable: @unchecked Sendable {
     public func backendMAC(_ index: Int32) -> MACAddress? { backends[Int(index)].state.mac }
     public func backendAddress(_ index: Int32) -> IPAddress { backends[Int(index)].spec.address }
     public func serviceName(_ index: Int32) -> String { services[Int(index)].name }
-
-    /// The backends a consistent-hash service would pick, slot by slot, as indices into `backends`.
-    public func maglevSlots(service index: Int) -> [Int32] {
-        let slot = view.serviceSlots[index]
-        return (0..<slot.maglevSize).map { Int32(view.maglev[slot.maglevOffset + $0]) }
-    }
 
     /// Backend indices of service `index` that take new flows.
     public func usableBackends(service index: Int) -> [Int32] {

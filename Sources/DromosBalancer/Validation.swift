@@ -40,7 +40,7 @@ extension ServiceDraft {
         if let name { problems += Self.nameProblems(name) }
         if let vip, let reason = vip.reasonNotUnicast { problems.append(FieldProblem(path: "vip", reason: reason)) }
         if port == .some(0) { problems.append(FieldProblem(path: "port", reason: "must be from 1 to 65535, got 0")) }
-        if let maglevTableSize, !(ServiceSpec.allowedMaglevTableSizes ~= maglevTableSize && isPrime(maglevTableSize)) {
+        if let maglevTableSize, !(ServiceSpec.allowedMaglevTableSizes ~= maglevTableSize && MaglevTable.isPrime(maglevTableSize)) {
             let range = ServiceSpec.allowedMaglevTableSizes
             problems.append(FieldProblem(
                 path: "maglev_table_size",
@@ -104,15 +104,4 @@ extension ServiceDraft {
         }
         return []
     }
-}
-
-/// MaglevTable.isPrime is being written alongside; once both are in, this can defer to it.
-private func isPrime(_ number: Int) -> Bool {
-    guard number >= 2 else { return false }
-    var divisor = 2
-    while divisor * divisor <= number {
-        if number % divisor == 0 { return false }
-        divisor += 1
-    }
-    return true
 }

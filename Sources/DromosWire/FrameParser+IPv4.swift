@@ -39,6 +39,7 @@ extension FrameParser {
             return
         }
         parsed.fragmentID = UInt32(bytes.u16(start &+ 4))
+        parsed.fragmentProtocol = parsed.ipProtocol
         parsed.fragment = ipv4FragmentKind(bytes.u16(start &+ 6))
         parsed.l3End = start &+ totalLength
         parsed.l4Offset = start &+ headerLength

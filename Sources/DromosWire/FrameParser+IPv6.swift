@@ -7,6 +7,7 @@ extension FrameParser {
         var offset: Int
         var fragment: FragmentKind = .none
         var fragmentID: UInt32 = 0
+        var fragmentNextHeader: UInt8 = 0
     }
 
     static func parseIPv6(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
@@ -42,6 +43,7 @@ extension FrameParser {
         parsed.l4Offset = chain.offset
         parsed.fragment = chain.fragment
         parsed.fragmentID = chain.fragmentID
+        parsed.fragmentProtocol = chain.fragmentNextHeader
         guard status == .ok else {
             parsed.status = status
             return
@@ -99,6 +101,7 @@ extension FrameParser {
                     length = 8
                     let offsetAndFlags = bytes.u16(chain.offset &+ 2)
                     chain.fragmentID = bytes.u32(chain.offset &+ 4)
+                    chain.fragmentNextHeader = bytes.u8(chain.offset)
                     if offsetAndFlags & 0xfff8 != 0 {
                         chain.fragment = .later
                     } else if offsetAndFlags & 0x0001 != 0 {

@@ -84,6 +84,7 @@ extension FrameParser {
             quoted.destinationPort = bytes.u16(start &+ 2)
             hasPorts = true
         }
+        parsed.icmpErrorDestination = parsed.flow?.destination
         parsed.flow = quoted.reversed
         parsed.hasPorts = hasPorts
         parsed.isICMPError = true

@@ -34,7 +34,7 @@ public enum FrameParser {
                 return
             }
             // The tag's TCI and the EtherType after it.
-            guard bytes.contains(6, at: typeOffset &+ 2) else {
+            guard bytes.contains(4, at: typeOffset &+ 2) else {
                 parsed.status = .truncatedVLANTag
                 return
             }

@@ -26,12 +26,17 @@ public struct ParsedFrame: Sendable {
     /// IPv4 identification or IPv6 fragment-header identification; with the addresses and protocol it
     /// names the datagram that fragments belong to.
     public var fragmentID: UInt32 = 0
+    /// The protocol that, with the addresses and `fragmentID`, names a datagram's fragments: IPv4's
+    /// protocol field, or the next header of IPv6's fragment header (a later fragment cannot see past it).
+    public var fragmentProtocol: UInt8 = 0
 
     public var flow: FlowKey? = nil
     /// False for later fragments and for protocols without ports (the flow's ports are then zero).
     public var hasPorts: Bool = false
     /// The frame is an ICMP/ICMPv6 error and `flow` is the reversed tuple of the header it quotes.
     public var isICMPError: Bool = false
+    /// For an ICMP error, where the error itself was sent: the VIP, when it is about a backend's reply.
+    public var icmpErrorDestination: IPAddress? = nil
     public var tcpFlags: UInt8 = 0
     public var arp: ARPMessage? = nil
 

@@ -74,6 +74,49 @@ import DromosWire
         #expect(harness.send(TestFrames.tcp(clientFlow(2))).decision.reason == .noBackend)
     }
 
+    /// The publisher's generation numbers are not trusted: a table republished under the same number
+    /// must not make flows read stale backend indexes.
+    @Test func aRepeatedGenerationNumberDoesNotConfuseFlows() throws {
+        let harness = try Harness([webService(scheduler: .rr, weights: [1, 1, 1])])
+        var before: [FlowKey: IPAddress] = [:]
+        for number in 0..<30 { before[clientFlow(number)] = harness.backend(TestFrames.tcp(clientFlow(number))) }
+        var changed = webService(scheduler: .rr, weights: [1, 1, 1])
+        changed.backends.removeFirst()
+        changed.backends.append(BackendSpec(address: address("198.18.1.14"), mac: mac("02:00:00:00:01:14")))
+        try harness.publish([changed], generation: harness.table.generation)
+        for (flow, backend) in before {
+            let decision = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+            let now = harness.table.backendAddress(decision.backendIndex)
+            if backend == address("198.18.1.11") {
+                #expect(decision.isNewFlow)
+                #expect(now != backend)
+            } else {
+                #expect(!decision.isNewFlow)
+                #expect(now == backend)
+            }
+        }
+    }
+
+    /// A backend that left and came back starts empty: its old flows were given up when it left.
+    @Test func aReaddedBackendDoesNotGetItsOldFlowsBack() throws {
+        let full = webService(scheduler: .lc, weights: [1, 1, 1])
+        let harness = try Harness([full])
+        let flows = (0..<30).map { clientFlow($0) }
+        var before: [FlowKey: IPAddress] = [:]
+        for flow in flows { before[flow] = harness.backend(TestFrames.tcp(flow)) }
+        var smaller = full
+        smaller.backends.removeFirst()
+        try harness.publish([smaller])
+        try harness.publish([full])
+        #expect(harness.worker.statistics().backends.map(\.activeFlows) == [0, 10, 10])
+        for flow in flows where before[flow] == address("198.18.1.11") {
+            let decision = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+            #expect(decision.isNewFlow)
+        }
+        // lc fills the empty backend with the ten that started over.
+        #expect(harness.worker.statistics().backends.map(\.activeFlows) == [10, 10, 10])
+    }
+
     @Test func countersFollowBackendsAcrossTables() throws {
         let harness = try Harness([webService(scheduler: .rr, weights: [1, 1])])
         for number in 0..<10 { _ = harness.send(TestFrames.tcp(clientFlow(number))) }
@@ -111,6 +154,53 @@ import DromosWire
         harness.now += 30_001
         #expect(harness.send(later).decision.reason == .fragmentBeforeFirst)
         #expect(harness.worker.statistics().decisions.contains(DecisionCount(verdict: .drop, reason: "fragment-before-first", frames: 2)))
+    }
+
+    @Test func aLaterFragmentCutByTheCaptureIsNotForwarded() throws {
+        let harness = try Harness([webService(transport: .udp)])
+        let flow = FlowKey(source: address("198.51.100.7"), destination: vip, ipProtocol: 17, sourcePort: 5_000, destinationPort: 80)
+        let (first, later) = TestFrames.udpFragments(flow, id: 78)
+        #expect(harness.send(first).decision.verdict == .forward)
+        #expect(harness.send(later, wireLength: 1_514).decision == Decision(.drop, .truncatedCapture))
+    }
+
+    @Test func ipv6FragmentsWithOptionsAfterTheFragmentHeaderStayTogether() throws {
+        let vip6 = address("2001:db8:ffff::10")
+        let service = ServiceSpec(name: "v6", key: ServiceKey(vip: vip6, transport: .udp, port: 53), scheduler: .rr,
+                                  backends: (1...3).map { BackendSpec(address: address("2001:db8:1::\($0)"), mac: mac("02:00:00:00:06:0\($0)")) })
+        let harness = try Harness([service])
+        for number in 0..<12 {
+            let flow = FlowKey(source: address("2001:db8:100::\(number + 1)"), destination: vip6, ipProtocol: 17,
+                               sourcePort: 5_000, destinationPort: 53)
+            let (first, later) = TestFrames.udpFragmentsWithOptions(flow, id: UInt32(1_000 + number))
+            let firstDecision = harness.send(first).decision
+            #expect(firstDecision.verdict == .forward)
+            #expect(harness.send(later).decision == Decision(.forward, .fragment, serviceIndex: firstDecision.serviceIndex,
+                                                              backendIndex: firstDecision.backendIndex))
+        }
+    }
+
+    @Test func icmpv6ErrorsReachTheBackendOfTheirFlow() throws {
+        let vip6 = address("2001:db8:ffff::10")
+        let service = ServiceSpec(name: "v6", key: ServiceKey(vip: vip6, transport: .tcp, port: 443), scheduler: .rr,
+                                  backends: (1...3).map { BackendSpec(address: address("2001:db8:1::\($0)"), mac: mac("02:00:00:00:06:0\($0)")) })
+        let harness = try Harness([service])
+        let router = try IPv6Address(parsing: "2001:db8:100::1")
+        for number in 0..<9 {
+            let flow = FlowKey(source: address("2001:db8:100::\(number + 10)"), destination: vip6, ipProtocol: 6,
+                               sourcePort: 40_000, destinationPort: 443)
+            let backend = harness.send(TestFrames.tcp(flow)).decision.backendIndex
+            let error = harness.send(TestFrames.packetTooBig(about: flow, router: router)).decision
+            #expect(error == Decision(.forward, .icmpError, serviceIndex: 0, backendIndex: backend))
+        }
+    }
+
+    @Test func anICMPErrorSentElsewhereIsNotOurs() throws {
+        let harness = try Harness([webService()])
+        let flow = clientFlow(1)
+        _ = harness.send(TestFrames.tcp(flow))
+        let stray = TestFrames.fragmentationNeeded(about: flow, sentTo: address("198.18.9.9"))
+        #expect(harness.send(stray).decision == Decision(.pass, .noService))
     }
 
     @Test func icmpErrorsReachTheBackendOfTheirFlow() throws {

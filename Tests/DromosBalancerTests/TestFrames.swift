@@ -32,12 +32,35 @@ enum TestFrames {
     }
 
     /// "Fragmentation needed" from a router about the backend's reply to `flow` (client→VIP).
-    static func fragmentationNeeded(about flow: FlowKey, router: IPv4Address = IPv4Address(198, 51, 100, 1)) -> [UInt8] {
+    static func fragmentationNeeded(about flow: FlowKey, router: IPv4Address = IPv4Address(198, 51, 100, 1),
+                                    sentTo destination: IPAddress? = nil) -> [UInt8] {
         let reply = flow.reversed
         let quoted = Array(tcp(reply, flags: TCPFlag.syn | TCPFlag.ack)[14..<(14 + 28)])
         let icmp: [UInt8] = [3, 4, 0, 0, 0, 0, 0x05, 0x78] + quoted
-        let toVIP = FlowKey(source: .v4(router), destination: flow.destination, ipProtocol: IPProtocolNumber.icmp)
+        let toVIP = FlowKey(source: .v4(router), destination: destination ?? flow.destination, ipProtocol: IPProtocolNumber.icmp)
         return ip(toVIP, protocolNumber: IPProtocolNumber.icmp, payload: icmp)
+    }
+
+    /// An IPv6 UDP datagram in two fragments with a destination-options header after the fragment
+    /// header (RFC 8200 allows it): the later fragment cannot see the UDP header's protocol.
+    static func udpFragmentsWithOptions(_ flow: FlowKey, id: UInt32) -> (first: [UInt8], later: [UInt8]) {
+        let identification = [UInt8(id >> 24), UInt8(id >> 16 & 0xff), UInt8(id >> 8 & 0xff), UInt8(id & 0xff)]
+        let options: [UInt8] = [IPProtocolNumber.udp, 0, 1, 4, 0, 0, 0, 0]
+        let udpHeader = ports(flow) + [0, 40, 0, 0]
+        let first = ip(flow, protocolNumber: IPProtocolNumber.ipv6Fragment,
+                       payload: [IPProtocolNumber.ipv6DestinationOptions, 0, 0x00, 0x01] + identification + options + udpHeader + [UInt8](repeating: 1, count: 8))
+        let later = ip(flow, protocolNumber: IPProtocolNumber.ipv6Fragment,
+                       payload: [IPProtocolNumber.ipv6DestinationOptions, 0, 0x00, 0x18] + identification + [UInt8](repeating: 2, count: 16))
+        return (first, later)
+    }
+
+    /// "Packet too big" from a router about the backend's IPv6 reply to `flow` (client→VIP).
+    static func packetTooBig(about flow: FlowKey, router: IPv6Address) -> [UInt8] {
+        let reply = flow.reversed
+        let quoted = Array(tcp(reply, flags: TCPFlag.syn | TCPFlag.ack)[14..<(14 + 48)])
+        let icmp: [UInt8] = [2, 0, 0, 0, 0, 0, 0x05, 0x00] + quoted
+        let toVIP = FlowKey(source: .v6(router), destination: flow.destination, ipProtocol: IPProtocolNumber.icmpv6)
+        return ip(toVIP, protocolNumber: IPProtocolNumber.icmpv6, payload: icmp)
     }
 
     static func icmpEcho(_ flow: FlowKey) -> [UInt8] {
@@ -90,9 +113,10 @@ final class Harness {
         worker = BalancerWorker(table: table, flowTable: flows, sourceMAC: TestFrames.balancerMAC)
     }
 
-    func publish(_ services: [ServiceSpec], states: [BackendKey: BackendState] = [:]) throws {
-        generation += 1
-        table = try ForwardingTable(generation: generation, services: services, states: states)
+    /// Publishes a new table; `generation` defaults to the next number, but a publisher may repeat one.
+    func publish(_ services: [ServiceSpec], states: [BackendKey: BackendState] = [:], generation: UInt32? = nil) throws {
+        self.generation = generation ?? self.generation + 1
+        table = try ForwardingTable(generation: self.generation, services: services, states: states)
         worker.adopt(table)
     }
 

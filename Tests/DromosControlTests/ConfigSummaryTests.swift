@@ -74,7 +74,10 @@ import DromosControl
 
     @Test func theTextReadsBackToTheSameConfiguration() throws {
         let odd = oneService(webService, top: "interface: \"yes\"\nstate: \"/var/lib/dromos state: #1.yaml\"")
-        for yaml in [exampleConfig, web(adding: "scheduler: rr"), odd] {
+        // Names YAML would read as null or a boolean when printed plain.
+        let nullName = web(replacing: "name", with: "name: \"null\"")
+        let trueName = web(replacing: "name", with: "name: \"True\"")
+        for yaml in [exampleConfig, web(adding: "scheduler: rr"), odd, nullName, trueName] {
             let config = try ConfigLoader.parse(yaml: yaml, source: "t")
             #expect(try ConfigLoader.parse(yaml: ConfigSummary.text(config), source: "normalized") == config)
         }

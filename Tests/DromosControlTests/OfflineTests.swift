@@ -133,6 +133,17 @@ import DromosWire
         #expect(report.text.contains("not predictable"))
     }
 
+    @Test func whatifSpreadsLeastConnectionPlacementsLikeRealFlows() throws {
+        let old = try load(Self.config(backends: 3, scheduler: "wlc"))
+        let new = try load(Self.config(backends: 3, skip: [2], scheduler: "wlc"))
+        let report = try DisruptionAnalysis.compare(old: old, new: new, flowsPerService: 3_000)
+        let web = try #require(report.services.first)
+        // 1000 flows each before; only the removed backend's thousand move.
+        #expect(web.movedKeepingState == 1_000)
+        #expect(web.movedLosingState == nil)
+        #expect(web.minimumMoved == 1_000)
+    }
+
     @Test func whatifOfAnUnchangedPoolMovesNothing() throws {
         let report = try DisruptionAnalysis.compare(old: load(Self.config()), new: load(Self.config()), flowsPerService: 10_000)
         #expect(report.services.first?.movedLosingState == 0)

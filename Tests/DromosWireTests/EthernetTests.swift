@@ -56,7 +56,21 @@ import DromosWire
         #expect(parse(Hex.bytes(Segment.macs, "81 00 00")).status == .truncatedVLANTag)
         #expect(parse(Hex.bytes(Segment.macs, "81 00 00 64")).status == .truncatedVLANTag)
         #expect(parse(Hex.bytes(Segment.macs, "81 00 00 64 08")).status == .truncatedVLANTag)
-        #expect(parse(Hex.bytes(Segment.macs, "88 a8 00 c8 81 00 07")).status == .truncatedVLANTag)
+        let cutInner = parse(Hex.bytes(Segment.macs, "88 a8 00 c8 81 00 07"))
+        #expect(cutInner.status == .truncatedVLANTag)
+        #expect(cutInner.vlanIDs == [200])
+    }
+
+    /// A tag is 4 bytes (TPID, TCI) before the next EtherType: tags that end exactly where the frame
+    /// does are whole, and the parser goes on to the missing network header.
+    @Test func takesTagsThatEndWithTheFrame() {
+        let one = parse(Hex.bytes(Segment.macs, "81 00 00 64 08 00"))
+        #expect(one.status == .truncatedIPv4)
+        #expect(one.vlanIDs == [100])
+        let two = parse(Hex.bytes(Segment.macs, "88 a8 00 c8 81 00 07 d1 08 00"))
+        #expect(two.status == .truncatedIPv4)
+        #expect(two.vlanIDs == [200, 2001])
+        #expect(two.l3Offset == 22)
     }
 }
 

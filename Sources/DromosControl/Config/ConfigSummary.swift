@@ -81,8 +81,13 @@ public enum ConfigSummary {
     /// Plain when nothing in it means something to YAML; otherwise double-quoted, which JSON's escaping
     /// gets right. MACs and IPv6 addresses are quoted, so that other YAML readers do not take them for
     /// base-60 numbers.
+    /// Words a YAML reader takes for null or a boolean: printed plain, `name: null` would read back as a
+    /// missing name.
+    private static let reservedWords: Set<String> = ["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"]
+
     static func yamlText(_ text: String) -> String {
-        let isPlain = !text.isEmpty && !text.hasPrefix("-") && text.unicodeScalars.allSatisfy { scalar in
+        let isPlain = !text.isEmpty && !text.hasPrefix("-") && !reservedWords.contains(text.lowercased())
+            && text.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._/-".unicodeScalars.contains(scalar))
         }
         return isPlain ? text : JSONValue.string(text).encoded

@@ -93,7 +93,7 @@ public enum DisruptionAnalysis {
         let flows = old.balancer.services.map { service in
             (0..<flowsPerService).map { _ in syntheticFlow(to: service.key, &random) }
         }
-        return try compare(old: old, new: new, flows: flows)
+        return try compare(old: ForwardingTable(generation: 1, services: old.balancer.services), new: new, flows: flows)
     }
 
     /// The flows of a capture: every distinct TCP/UDP flow to an old service.
@@ -109,16 +109,15 @@ public enum DisruptionAnalysis {
             let service = table.lookupService(vip: flow.destination, transport: flow.ipProtocol, port: flow.destinationPort)
             if service >= 0 && seen.insert(flow).inserted { flows[Int(service)].append(flow) }
         }
-        return try compare(old: old, new: new, flows: flows)
+        return try compare(old: table, new: new, flows: flows)
     }
 
-    static func compare(old: DromosConfig, new: DromosConfig, flows: [[FlowKey]]) throws -> DisruptionReport {
-        let oldTable = try ForwardingTable(generation: 1, services: old.balancer.services)
+    static func compare(old oldTable: ForwardingTable, new: DromosConfig, flows: [[FlowKey]]) throws -> DisruptionReport {
         let newTable = try ForwardingTable(generation: 2, services: new.balancer.services)
         let oldWorker = BalancerWorker(table: oldTable, flowTable: FlowTableSpec(capacity: 1))
         let newWorker = BalancerWorker(table: newTable, flowTable: FlowTableSpec(capacity: 1))
         var report = DisruptionReport(services: [], addedServices: [])
-        for (index, service) in old.balancer.services.enumerated() {
+        for (index, service) in oldTable.services.enumerated() {
             let newIndex = newTable.view.lookupServiceExactly(service.key)
             var disruption = ServiceDisruption(
                 name: service.name, key: service.key, scheduler: service.scheduler, flows: flows[index].count,
@@ -129,7 +128,7 @@ public enum DisruptionAnalysis {
             }
             report.services.append(disruption)
         }
-        let oldKeys = Set(old.balancer.services.map(\.key))
+        let oldKeys = Set(oldTable.services.map(\.key))
         report.addedServices = new.balancer.services.filter { !oldKeys.contains($0.key) }.map(\.name)
         return report
     }
@@ -143,12 +142,12 @@ public enum DisruptionAnalysis {
         var movedLosingState = 0
         var movedKeepingState = 0
         for flow in flows {
-            let before = old.0.backendForNewFlow(service: old.1, flow: flow)
+            let before = old.0.placeNewFlow(service: old.1, flow: flow)
             guard before >= 0 else { continue }
             let address = oldTable.backendAddress(before)
             let kept = newTable.lookupBackend(service: new.1, address: address)
             if kept < 0 || !newTable.view.keepsFlows(kept) { movedKeepingState += 1 }
-            let after = new.0.backendForNewFlow(service: new.1, flow: flow)
+            let after = new.0.placeNewFlow(service: new.1, flow: flow)
             if after < 0 || newTable.backendAddress(after) != address { movedLosingState += 1 }
         }
         disruption.movedKeepingState = movedKeepingState
