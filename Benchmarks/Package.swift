@@ -10,6 +10,18 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// One executable per area, each with the benchmark plugin and the Dromos libraries it measures.
+func benchmarkTarget(_ name: String, measuring libraries: [String]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.product(name: "Benchmark", package: "benchmark")]
+            + libraries.map { .product(name: $0, package: "Dromos") },
+        path: name,
+        swiftSettings: settings,
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
+
 let package = Package(
     name: "DromosBenchmarks",
     dependencies: [
@@ -19,43 +31,8 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .executableTarget(
-            name: "Parsing",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "DromosWire", package: "Dromos"),
-            ],
-            path: "Parsing",
-            swiftSettings: settings,
-            plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
-            ]
-        ),
-        .executableTarget(
-            name: "Balancer",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "DromosBalancer", package: "Dromos"),
-                .product(name: "DromosWire", package: "Dromos"),
-            ],
-            path: "Balancer",
-            swiftSettings: settings,
-            plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
-            ]
-        ),
-        .executableTarget(
-            name: "Decide",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "DromosBalancer", package: "Dromos"),
-                .product(name: "DromosWire", package: "Dromos"),
-            ],
-            path: "Decide",
-            swiftSettings: settings,
-            plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
-            ]
-        ),
+        benchmarkTarget("Parsing", measuring: ["DromosWire"]),
+        benchmarkTarget("Balancer", measuring: ["DromosBalancer", "DromosWire"]),
+        benchmarkTarget("Decide", measuring: ["DromosBalancer", "DromosWire"]),
     ]
 )

@@ -7,6 +7,11 @@ extension BalancerWorker {
             if parsed.status != .ok { return Decision(.pass, .malformed, parseStatus: parsed.status) }
             return Decision(.pass, parsed.l3 == .arp ? .arp : .notIP)
         }
+        // The common case first: a whole, unfragmented TCP/UDP frame to a service, settled by one probe.
+        if parsed.status == .ok && parsed.hasPorts && !parsed.isICMPError && !parsed.isCaptureTruncated {
+            let service = view.lookupService(vip: flow.destination, transport: flow.ipProtocol, port: flow.destinationPort)
+            if service >= 0 { return steerFlow(parsed, flow, service: service, now: now) }
+        }
         // Only traffic to a VIP is ours; the rest, broken or not, is the kernel's business. An ICMP error
         // is ours when it was sent to the VIP its quoted reply came from.
         guard view.lookupVIP(flow.destination) >= 0,
