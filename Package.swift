@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DromosIOTests",
-            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter"],
+            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket"],
             swiftSettings: strict
         ),
         .testTarget(name: "DromosControlTests", dependencies: ["DromosControl", "DromosIO"], swiftSettings: strict),

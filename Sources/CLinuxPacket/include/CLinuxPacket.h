@@ -48,4 +48,8 @@ static inline int dromos_sendmmsg(int fd, struct dromos_mmsghdr *messages, unsig
     return (int)syscall(SYS_sendmmsg, fd, messages, count, flags);
 }
 
+/// setns(2) into a network namespace for the calling thread (glibc declares setns only with
+/// _GNU_SOURCE). 0x40000000 is CLONE_NEWNET; <linux/sched.h> would clash with glibc's <sched.h>.
+static inline int dromos_setns_network(int fd) { return (int)syscall(SYS_setns, fd, 0x40000000); }
+
 #endif

@@ -26,15 +26,18 @@ public struct AFPacketConfiguration: Sendable {
 
     public var interface: String
     public var version: RingVersion = .v3
-    /// RX ring: `blockCount` blocks of `blockSize` bytes (a multiple of the page size).
-    public var blockSize: Int = 1 << 20
-    public var blockCount: Int = 16
+    /// RX ring: `blockCount` blocks of `blockSize` bytes (a multiple of the page size). A V3 block is
+    /// handed over after the retire timeout however full it is, so under a paused consumer the ring
+    /// holds blockCount × (rate × timeout) frames: many blocks matter more than big ones.
+    public var blockSize: Int = 1 << 18
+    public var blockCount: Int = 64
     /// V3: how long the kernel keeps a block that is not full before handing it over.
     public var retireTimeoutMilliseconds: Int = 1
     /// V2 RX slots and all TX slots. With PACKET_VNET_HDR the kernel hands over GRO/GSO super-frames
     /// of up to 64 KiB, so the default holds the largest (65,535-byte IP packet + headers + ring header).
     public var frameSize: Int = 65_792
-    public var transmitBlockCount: Int = 16
+    /// TX ring blocks (of `blockSize`); 64 × 3 slots of `frameSize` by default.
+    public var transmitBlockCount: Int = 64
     public var transmitMode: TransmitMode = .ring
     /// Frames queued before `transmit` flushes by itself; `flush()` sends fewer at a batch's end.
     public var transmitBatch: Int = 64
