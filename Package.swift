@@ -37,6 +37,7 @@ let package = Package(
             name: "dromos",
             dependencies: [
                 "DromosControl",
+                "DromosIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
