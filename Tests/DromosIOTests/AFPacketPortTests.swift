@@ -130,13 +130,15 @@ final class AFPacketPortTests {
             let delivered = capture.collect(50, seconds: 10).frames
             // The kernel feeds every tap in one pass, so once the observer has the 50 frames, a frame
             // that was going to reach `port` is in its ring too.
-            let observed = observer.collect(50, seconds: 10).frames
+            var outgoing = 0
+            let observed = observer.collect(50, seconds: 10) { frame in if frame.isOutgoing { outgoing += 1 } }.frames
             let echoed = port.collect(1, seconds: 0.05).frames
-            return (delivered, observed, echoed)
+            return (delivered, observed, echoed, outgoing)
         }
         #expect(result.0 == 50)
         #expect(result.1 == 50, "a socket without the option sees the frames")
         #expect(result.2 == 0)
+        #expect(result.3 == 50, "the observer sees them as outgoing")
     }
 
     @Test func fanoutSplitsFlowsAndKeepsEachOnOneSocket() throws {
@@ -195,6 +197,34 @@ final class AFPacketPortTests {
         #expect(result.2 == 4)
         #expect(result.3 == 4)
         #expect(result.4 == 50, "the second read adds nothing: the kernel reset its counters on the first")
+    }
+
+    /// A frame bigger than its ring slot arrives cut: it is counted and never handed over (so it cannot
+    /// be forwarded), with either ring version.
+    @Test(arguments: [AFPacketConfiguration.RingVersion.v2, .v3])
+    func framesCutByTheRingAreCountedNotDelivered(version: AFPacketConfiguration.RingVersion) throws {
+        let (a, b) = try pair()
+        try lab.exec(a, ["ip", "link", "set", "a0", "mtu", "9000"])
+        try lab.exec(b, ["ip", "link", "set", "b0", "mtu", "9000"])
+        let lab = self.lab
+        let result = try lab.onThread { namespaces in
+            try namespaces.enter(a)
+            var configuration = testConfiguration("a0", version: version)
+            // V2: 512-byte slots. V3: one-page blocks, so a frame can be at most ~4 KiB.
+            configuration.frameSize = 512
+            configuration.blockSize = 4_096
+            configuration.blockCount = 64
+            configuration.transmitMode = .sendmmsg
+            let port = try AFPacketPort(configuration)
+            try lab.exec(b, Generator.raw(interface: "b0", count: 10, size: version == .v2 ? 1_000 : 6_000))
+            try lab.exec(b, Generator.raw(interface: "b0", count: 10, size: 200))
+            // The cut frames were sent first: once the 10 whole ones are here, they have been counted.
+            let delivered = port.collect(10, seconds: 10)
+            return (delivered.frames, delivered.bytes, port.statistics.truncated)
+        }
+        #expect(result.0 == 10)
+        #expect(result.1 == 10 * 200)
+        #expect(result.2 == 10)
     }
 
     /// Frames from local sockets over veth carry partial checksums. With user-space completion on, the

@@ -26,7 +26,9 @@ enum Generator {
             try:
                 s.send(frame)
                 break
-            except OSError:
+            except OSError as error:
+                if error.errno not in (105, 11):  # ENOBUFS, EAGAIN: the queue is full, try again
+                    raise
                 time.sleep(0.001)
         if gap > 0:
             time.sleep(gap)

@@ -16,11 +16,12 @@ public enum PortBridge {
                            until shouldStop: () -> Bool) -> Report {
         var report = Report()
         while !shouldStop() {
-            let forward = first.receive(budget: budget) { frame in second.transmit(frame) }
+            // The host's own outgoing frames are seen by the tap too; they are not ours to forward.
+            let forward = first.receive(budget: budget) { frame in if !frame.isOutgoing { second.transmit(frame) } }
             second.flush()
             var backward = 0
             if bidirectional {
-                backward = second.receive(budget: budget) { frame in first.transmit(frame) }
+                backward = second.receive(budget: budget) { frame in if !frame.isOutgoing { first.transmit(frame) } }
                 first.flush()
             }
             report.forward &+= UInt64(forward)

@@ -31,6 +31,8 @@ struct ReceiveRing {
     let completeChecksums: Bool
     /// Where the kernel's frame header plus sockaddr_ll end; the VLAN tag must go after this.
     let headerLength: Int
+    /// Where sll_pkttype sits in a frame: sockaddr_ll follows the aligned tpacket header.
+    let packetTypeOffset: Int
     var index = 0
     var framesLeftInBlock = 0
     var cursor: UnsafeMutableRawPointer? = nil
@@ -42,6 +44,7 @@ struct ReceiveRing {
         self.version = version
         self.completeChecksums = completeChecksums
         headerLength = Int(version == .v3 ? dromos_tpacket3_hdrlen() : dromos_tpacket2_hdrlen())
+        packetTypeOffset = headerLength - MemoryLayout<sockaddr_ll>.size + MemoryLayout<sockaddr_ll>.offset(of: \sockaddr_ll.sll_pkttype)!
     }
 
     mutating func receive(budget: Int, _ body: (inout ReceivedFrame) -> Void) -> Int {
@@ -117,6 +120,8 @@ struct ReceiveRing {
             counters.truncated &+= 1
             return
         }
+        // Read before the VLAN tag goes in (it is written past sockaddr_ll anyway, see below).
+        let packetType = frame.load(fromByteOffset: packetTypeOffset, as: UInt8.self)
         var start = frame + Int(macOffset)
         var count = Int(snapLength)
         // PACKET_VNET_HDR: the kernel wrote virtio_net_hdr right before the frame. Read it first:
@@ -160,7 +165,8 @@ struct ReceiveRing {
         counters.received &+= 1
         counters.receivedBytes &+= UInt64(count)
         var received = ReceivedFrame(bytes: bytes, wireLength: count, offload: offload,
-                                     timestampNanoseconds: Int64(seconds) &* 1_000_000_000 &+ Int64(nanoseconds))
+                                     timestampNanoseconds: Int64(seconds) &* 1_000_000_000 &+ Int64(nanoseconds),
+                                     packetType: packetType)
         body(&received)
     }
 }
