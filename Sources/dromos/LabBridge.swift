@@ -42,13 +42,21 @@ struct LabBridge: ParsableCommand {
                 clock_gettime(CLOCK_MONOTONIC, &now)
                 return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 >= end
             }
+            // CPU time per forwarded frame (user + system, which includes the softirq work our sends
+            // trigger on this core): the forwarder's cost even when the generator, not it, is the limit.
+            var usage = rusage()
+            getrusage(RUSAGE_SELF, &usage)
+            let cpuMicroseconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+            let perFrame = report.forward > 0 ? cpuMicroseconds * 1000 / Double(report.forward) : 0
             try first.updateKernelStatistics()
             let rxStatistics = first.statistics
             let txStatistics = second.statistics
             print("{\"rx\": \"\(rx)\", \"tx\": \"\(tx)\", \"seconds\": \(seconds), \"forwarded\": \(report.forward), "
                   + "\"pps\": \(Int(Double(report.forward) / seconds)), \"kernel_packets\": \(rxStatistics.kernelPackets), "
                   + "\"kernel_drops\": \(rxStatistics.kernelDrops), \"tx_calls\": \(txStatistics.transmitCalls), "
-                  + "\"tx_ring_full\": \(txStatistics.transmitRingFull), \"tx_queue_full\": \(txStatistics.transmitQueueFull)}")
+                  + "\"tx_ring_full\": \(txStatistics.transmitRingFull), \"tx_queue_full\": \(txStatistics.transmitQueueFull), "
+                  + "\"cpu_ns_per_frame\": \(Int(perFrame)), \"capacity_pps\": \(perFrame > 0 ? Int(1e9 / perFrame) : 0)}")
         }
     }
 }
