@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Forwarding rate of the AF_PACKET port, TX ring against sendmmsg (and V3 against V2 RX), in one run.
 #
-# Usage: tools/afpacket-bench.sh [seconds per case, default 5]       (root; needs trafgen: netsniff-ng)
+# Usage: [ROUNDS=2] tools/afpacket-bench.sh [seconds per case, default 5]   (root; trafgen: netsniff-ng)
 #
 # Lab: namespace gen (trafgen, pinned to core 0) --veth--> fwd (`dromos lab-bridge`, pinned to core 1)
 # --veth--> sink. trafgen sends 64-byte UDP frames of 256 flows to a MAC nobody owns, so the forwarder
@@ -75,7 +75,7 @@ run_case() {  # rx tx
 }
 
 echo "AF_PACKET forwarding, 64-byte frames, ${seconds}s per case ($(nproc) cores)"
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
     run_case v3 ring
     run_case v3 sendmmsg
     run_case v2 ring

@@ -45,7 +45,7 @@ struct LabBridge: ParsableCommand {
             // CPU time per forwarded frame (user + system, which includes the softirq work our sends
             // trigger on this core): the forwarder's cost even when the generator, not it, is the limit.
             var usage = rusage()
-            getrusage(RUSAGE_SELF, &usage)
+            getrusage(RUSAGE_SELF.rawValue, &usage)
             let cpuMicroseconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
                 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
             let perFrame = report.forward > 0 ? cpuMicroseconds * 1000 / Double(report.forward) : 0

@@ -22,12 +22,12 @@ enum Generator {
         udp = struct.pack('!HHHH', 10000 + i % flows, 20000, 8 + len(payload), 0) + payload
         ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), i & 0xffff, 0, 64, 17, 0, bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]))
         frame = dst + src + tags + b'\\x08\\x00' + ip + udp
-        while True:
+        for attempt in range(5000):
             try:
                 s.send(frame)
                 break
             except OSError as error:
-                if error.errno not in (105, 11):  # ENOBUFS, EAGAIN: the queue is full, try again
+                if error.errno not in (105, 11) or attempt == 4999:  # ENOBUFS, EAGAIN: queue full, retry
                     raise
                 time.sleep(0.001)
         if gap > 0:
