@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Forwarding rate of the AF_PACKET port, TX ring against sendmmsg (and V3 against V2 RX), in one run.
+# Forwarding rate of the AF_PACKET port, TX ring against sendmmsg and V3 against V2 RX, next to a C
+# reference forwarder (tools/afpacket-ref.c, same technique as the default), in one run.
 #
 # Usage: [ROUNDS=2] tools/afpacket-bench.sh [seconds per case, default 5]   (root; trafgen: netsniff-ng)
 #
@@ -60,24 +61,32 @@ CFG
 
 sink_rx() { ip netns exec "$sink" cat /sys/class/net/s0/statistics/rx_packets; }
 
-run_case() {  # rx tx
-    local before after
+run_case() {  # label, then the forwarder command (run in the forwarder namespace on core 1)
+    local label=$1 before after report
+    shift
     # trafgen stops on SIGINT (its Ctrl-C), not SIGTERM; `timeout` sends it one when the case is over.
     ip netns exec "$gen" timeout -s INT $((${seconds%.*} + 2)) taskset -c 0 trafgen --dev g0 --conf "$work/udp.cfg" --cpus 1 >/dev/null 2>&1 &
     trafgen_pid=$!
     before=$(sink_rx)
-    local report
-    report=$(ip netns exec "$fwd" taskset -c 1 "$dromos" lab-bridge --input f0 --output f1 --seconds "$seconds" --rx "$1" --tx "$2")
+    report=$(ip netns exec "$fwd" taskset -c 1 "$@")
     after=$(sink_rx)
     wait "$trafgen_pid" 2>/dev/null || true
     trafgen_pid=
-    printf '%-4s %-9s delivered %8d pps   %s\n' "$1" "$2" $(( (after - before) / ${seconds%.*} )) "$report"
+    printf '%-14s delivered %8d pps   %s\n' "$label" $(( (after - before) / ${seconds%.*} )) "$report"
 }
+
+# The C reference: same technique as the default (V3 RX ring + V3 TX ring, one send() per block).
+reference=
+if command -v gcc >/dev/null; then
+    gcc -O2 -o "$work/afpacket-ref" tools/afpacket-ref.c && reference="$work/afpacket-ref"
+fi
 
 echo "AF_PACKET forwarding, 64-byte frames, ${seconds}s per case ($(nproc) cores)"
 for round in $(seq "${ROUNDS:-2}"); do
-    run_case v3 ring
-    run_case v3 sendmmsg
-    run_case v2 ring
-    run_case v2 sendmmsg
+    [ -n "$reference" ] && run_case "C v3/ring" "$reference" f0 f1 "$seconds"
+    for rx in v3 v2; do
+        for tx in ring sendmmsg; do
+            run_case "$rx/$tx" "$dromos" lab-bridge --input f0 --output f1 --seconds "$seconds" --rx "$rx" --tx "$tx"
+        done
+    done
 done

@@ -89,6 +89,16 @@ final class AFPacketPortTests {
             // More frames than the TX ring has slots: slots must come back and be reused.
             var sentBytes = 0
             var refused = 0
+            var intact = 0
+            // Every byte as built: the IP length matches the frame, the payload counts up from its first byte.
+            let check: (inout ReceivedFrame) -> Void = { frame in
+                let bytes = frame.bytes
+                let ipLength = Int(bytes[16]) << 8 | Int(bytes[17])
+                let first = bytes[42]
+                var good = ipLength == bytes.count - 14
+                for index in 42..<bytes.count where bytes[index] != first &+ UInt8(truncatingIfNeeded: index - 42) { good = false }
+                if good { intact += 1 }
+            }
             for sequence in 0..<2_000 {
                 let frame = udpFrame(size: 60 + sequence % 200, sequence: sequence)
                 sentBytes += frame.count
@@ -96,14 +106,15 @@ final class AFPacketPortTests {
                 // Let the capture keep up: its V2 ring holds 512 frames.
                 if sequence % 256 == 255 {
                     port.flush()
-                    capture.collect(256, seconds: 5)
+                    capture.collect(256, seconds: 5, check)
                 }
             }
             port.flush()
-            let rest = capture.collect(2_000 - 2_000 / 256 * 256, seconds: 10)
+            let rest = capture.collect(2_000 - 2_000 / 256 * 256, seconds: 10, check)
             let statistics = port.statistics
             return (capture.statistics.received, capture.statistics.receivedBytes, sentBytes, refused,
-                    statistics.transmitted, statistics.transmitCalls, rest.frames, port.lastTransmitError?.description ?? "")
+                    statistics.transmitted, statistics.transmitCalls, rest.frames, port.lastTransmitError?.description ?? "",
+                    intact)
         }
         #expect(result.0 == 2_000)
         #expect(result.1 == UInt64(result.2))
@@ -111,6 +122,7 @@ final class AFPacketPortTests {
         #expect(result.4 == 2_000)
         #expect(result.5 < 200, "one call per batch, not per frame")
         #expect(result.7 == "")
+        #expect(result.8 == 2_000, "frames arrived with their bytes intact")
     }
 
     @Test func ignoresItsOwnTransmissions() throws {
