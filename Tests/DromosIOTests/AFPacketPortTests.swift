@@ -197,8 +197,11 @@ final class AFPacketPortTests {
             configuration.blockCount = 2
             let port = try AFPacketPort(configuration)
             try lab.exec(b, Generator.raw(interface: "b0", count: 50, size: 64))
-            // Frames cross veth synchronously inside the sender's send(), so they are all counted now.
-            try port.updateKernelStatistics()
+            // The receive side of veth may run later in a softirq: wait (bounded) until all 50 are counted.
+            let deadline = monotonicNanoseconds() + 5_000_000_000
+            repeat {
+                try port.updateKernelStatistics()
+            } while port.statistics.kernelPackets < 50 && monotonicNanoseconds() < deadline && usleep(1_000) == 0
             let first = port.statistics
             let received = port.collect(50, seconds: 0.2).frames
             try port.updateKernelStatistics()

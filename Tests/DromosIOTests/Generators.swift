@@ -43,7 +43,7 @@ enum Generator {
     /// Kernel-stack traffic (partial checksums): UDP datagrams, and a TCP SYN towards an address with
     /// no listener (the connect is abandoned after the first SYN left).
     static let socketTraffic = """
-    import socket, sys, time
+    import socket, sys
     family = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
     target, count = sys.argv[1], int(sys.argv[2])
     u = socket.socket(family, socket.SOCK_DGRAM)
@@ -53,10 +53,9 @@ enum Generator {
         t = socket.socket(family, socket.SOCK_STREAM)
         t.setblocking(False)
         try:
-            t.connect((target, 8080))
+            t.connect((target, 8080))  # the SYN leaves inside this call (static neighbor, veth)
         except BlockingIOError:
             pass
-        time.sleep(0.05)
     """
 
     static func sockets(target: String, count: Int, tcp: Bool = false) -> [String] {
