@@ -62,7 +62,9 @@ enum Generator {
         [python, "-c", socketTraffic, target, String(count)] + (tcp ? ["tcp"] : [])
     }
 
-    /// A TCP server that reads to EOF and answers with the byte count.
+    /// A TCP server that reads to EOF, checks every byte against the client's pattern (byte i is i % 256:
+    /// with partial checksums nothing else on the path would catch a corrupted payload), and answers
+    /// with the byte count, or "corrupt at N".
     static let server = """
     import socket, sys
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -72,15 +74,20 @@ enum Generator {
     s.settimeout(60)
     c, _ = s.accept()
     c.settimeout(60)
-    total = 0
+    pattern = bytes(range(256)) * 4200
+    total, corrupt = 0, None
     while True:
         data = c.recv(1 << 20)
         if not data:
             break
+        start = total % 256
+        if corrupt is None and data != pattern[start:start + len(data)]:
+            corrupt = total
         total += len(data)
-    c.sendall(str(total).encode())
+    answer = str(total) if corrupt is None else 'corrupt at %d' % corrupt
+    c.sendall(answer.encode())
     c.close()
-    print(total)
+    print(answer)
     """
 
     /// Connects (retrying while the server starts), sends `bytes`, half-closes and prints the answer.
