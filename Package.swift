@@ -23,9 +23,11 @@ let package = Package(
             name: "CPcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // Headers of the kernel's AF_PACKET ABI, plus one-liners Swift cannot express (see the header).
+        .target(name: "CLinuxPacket"),
         .target(name: "DromosWire", swiftSettings: strict),
         .target(name: "DromosBalancer", dependencies: ["DromosWire"], swiftSettings: strict),
-        .target(name: "DromosIO", dependencies: ["DromosWire", "DromosBalancer", "CPcap"], swiftSettings: strict),
+        .target(name: "DromosIO", dependencies: ["DromosWire", "DromosBalancer", "CPcap", "CLinuxPacket"], swiftSettings: strict),
         .target(
             name: "DromosControl",
             dependencies: ["DromosWire", "DromosBalancer", "DromosIO", .product(name: "Yams", package: "Yams")],
@@ -35,6 +37,7 @@ let package = Package(
             name: "dromos",
             dependencies: [
                 "DromosControl",
+                "DromosIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -46,7 +49,11 @@ let package = Package(
             dependencies: ["DromosBalancer", "DromosWire", "CAllocationCounter"],
             swiftSettings: strict
         ),
-        .testTarget(name: "DromosIOTests", dependencies: ["DromosIO"], swiftSettings: strict),
+        .testTarget(
+            name: "DromosIOTests",
+            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "DromosControlTests", dependencies: ["DromosControl", "DromosIO"], swiftSettings: strict),
         .testTarget(
             name: "CorpusTests",
