@@ -1,6 +1,7 @@
 extension FrameParser {
     static let ipv4MinimumHeaderLength = 20
 
+    @inline(__always)
     static func parseIPv4(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         let start = parsed.l3Offset
         parsed.l3 = .ipv4

@@ -10,6 +10,7 @@ extension FrameParser {
         var fragmentNextHeader: UInt8 = 0
     }
 
+    @inline(__always)
     static func parseIPv6(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         let start = parsed.l3Offset
         parsed.l3 = .ipv6

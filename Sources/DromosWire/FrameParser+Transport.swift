@@ -4,6 +4,7 @@ extension FrameParser {
     static let icmpHeaderLength = 8
 
     /// Reads the transport header at `l4Offset`, bounded by the datagram's end and the capture.
+    @inline(__always)
     static func parseTransport(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         let start = parsed.l4Offset
         let end = parsed.l3End
