@@ -133,11 +133,13 @@ public final class PcapLivePort {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// libpcap's own text for an error or warning: pcap_geterr when it wrote one, and the status name.
+    /// libpcap's own text for an error or warning: pcap_geterr when it wrote one, and the status name
+    /// when it adds something ("Generic error" does not; nor does a repeat of the message).
     static func message(_ handle: OpaquePointer, status: Int32) -> String {
-        let status = String(cString: pcap_statustostr(status))
+        let name = String(cString: pcap_statustostr(status))
         let detail = String(cString: pcap_geterr(handle))
-        return detail.isEmpty ? status : "\(detail) (\(status))"
+        if detail.isEmpty { return name }
+        return status == PCAP_ERROR || detail.contains(name) ? detail : "\(detail) (\(name))"
     }
 
     func recordReceiveError() {
