@@ -213,6 +213,27 @@ final class PcapLivePortTests {
         #expect(result.2 == UInt64(result.0))
     }
 
+    /// A frame libpcap's send() refuses (larger than the MTU) is counted, with libpcap's message; the
+    /// next frame goes out.
+    @Test func refusedFramesAreCountedWithTheMessage() throws {
+        let (a, b) = try pair()
+        let result = try lab.onThread { namespaces in
+            try namespaces.enter(b)
+            let capture = try AFPacketPort(testConfiguration("b0", version: .v2))
+            try namespaces.enter(a)
+            let port = try PcapLivePort(Self.configuration("a0"))
+            let tooBig = udpFrame(size: 3_000, sequence: 0).withUnsafeBytes { port.transmit($0) }
+            let fine = udpFrame(size: 100, sequence: 1).withUnsafeBytes { port.transmit($0) }
+            let delivered = capture.collect(1, seconds: 5).bytes
+            return (tooBig, fine, port.statistics, port.lastTransmitError ?? "", delivered)
+        }
+        #expect(!result.0)
+        #expect(result.1)
+        #expect(result.2.transmitFailed == 1 && result.2.transmitted == 1)
+        #expect(result.3.contains("Message too long"), "\(result.3)")
+        #expect(result.4 == 100)
+    }
+
     /// A setup failure names the interface, the call, and libpcap's own message.
     @Test func openingAMissingInterfaceSaysWhich() throws {
         let a = try lab.namespace("a")
