@@ -4,13 +4,15 @@ import DromosWire
 import Foundation
 import Testing
 
+let pcapLiveSkipReason = "libpcap live-port tests need root (network namespaces and packet sockets); skipped"
+
 /// The libpcap live port against real veth pairs in namespaces of its own (deleted by the lab, also
 /// when a test fails). Offloads are off on every lab veth end: libpcap has no vnet header, so a
 /// CHECKSUM_PARTIAL frame would be forwarded with the sender's unfinished checksum and a GSO
 /// super-frame would be refused by send() (larger than the MTU); with offloads off the senders' stacks
 /// finish checksums and segment themselves, as real NICs deliver them. It also keeps libpcap's ring
 /// slots MTU-sized (it sizes them for 64 KiB frames when the interface has offloads on).
-@Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: NetworkLab.skipReason)))
+@Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: pcapLiveSkipReason)))
 final class PcapLivePortTests {
     let lab = NetworkLab()
 
