@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Forwarding rate of the AF_PACKET port, TX ring against sendmmsg and V3 against V2 RX, next to a C
-# reference forwarder (tools/afpacket-ref.c, same technique as the default), in one run.
+# reference forwarder (tools/afpacket-ref.c, same technique as the default) and the libpcap port
+# (`--io pcap`: immediate mode, pcap_dispatch + one pcap_inject send() per frame), in one run.
 #
-# Usage: [ROUNDS=2] tools/afpacket-bench.sh [seconds per case, default 5]   (root; trafgen: netsniff-ng)
+# Usage: [ROUNDS=2] [CASES=all|short] [PCAP_BUFFER_MIB=64] tools/afpacket-bench.sh [seconds per case, default 5]   (root; trafgen: netsniff-ng)
 #
 # Lab: namespace gen (trafgen, pinned to core 0) --veth--> fwd (`dromos lab-bridge`, pinned to core 1)
 # --veth--> sink. trafgen sends 64-byte UDP frames of 256 flows to a MAC nobody owns, so the forwarder
@@ -86,7 +87,10 @@ for round in $(seq "${ROUNDS:-2}"); do
     [ -n "$reference" ] && run_case "C v3/ring" "$reference" f0 f1 "$seconds"
     for rx in v3 v2; do
         for tx in ring sendmmsg; do
+            # CASES=short: the C reference, the default (v3/ring) and libpcap only.
+            [ "${CASES:-all}" = short ] && [ "$rx/$tx" != v3/ring ] && continue
             run_case "$rx/$tx" "$dromos" lab-bridge --input f0 --output f1 --seconds "$seconds" --rx "$rx" --tx "$tx"
         done
     done
+    run_case "pcap" "$dromos" lab-bridge --io pcap --input f0 --output f1 --seconds "$seconds" --pcap-buffer-mib "${PCAP_BUFFER_MIB:-64}"
 done

@@ -19,7 +19,13 @@ final class NetworkLab: @unchecked Sendable {
     private var namespaces: [String] = []
 
     deinit {
-        for namespace in namespaces {
+        deleteNamespaces()
+    }
+
+    /// Deletes the lab's namespaces now. A namespace a thread or socket still uses lives on, nameless,
+    /// until they are gone.
+    func deleteNamespaces() {
+        for namespace in lock.withLock({ () -> [String] in defer { namespaces = [] }; return namespaces }) {
             _ = try? Self.run(["ip", "netns", "del", namespace])
         }
     }
@@ -78,6 +84,8 @@ final class NetworkLab: @unchecked Sendable {
         thread.stackSize = 8 << 20
         thread.start()
         guard done.wait(timeout: .now() + timeout) == .success else {
+            // The stuck thread keeps the lab alive, so deinit would not run: delete the namespaces here.
+            deleteNamespaces()
             throw LabError(description: "the namespace thread did not finish within \(timeout) s")
         }
         return try box.get()

@@ -2,7 +2,7 @@ import Glibc
 
 /// Forwards frames unchanged between two ports: the lab's stand-in for the balancer's worker loop
 /// (same receive → transmit → flush shape, no decision), used by the end-to-end tests and
-/// tools/afpacket-bench.sh to measure the datapath itself.
+/// tools/afpacket-bench.sh to measure the datapath itself. Works over any `PacketPort`.
 public enum PortBridge {
     public struct Report: Sendable, Equatable {
         public var forward: UInt64 = 0
@@ -12,8 +12,12 @@ public enum PortBridge {
 
     /// Runs until `shouldStop` returns true (asked after every round, so it must be cheap). With
     /// `bidirectional` false only `first` → `second` is forwarded and `second`'s ring is not read.
-    public static func run(_ first: AFPacketPort, _ second: AFPacketPort, budget: Int = 64, bidirectional: Bool = true,
-                           until shouldStop: () -> Bool) -> Report {
+    /// Generic over the port kinds (AF_PACKET, libpcap, or one of each) and inlinable, so each caller
+    /// gets a specialized loop with direct calls.
+    @inlinable
+    public static func run<First: PacketPort, Second: PacketPort>(
+        _ first: First, _ second: Second, budget: Int = 64, bidirectional: Bool = true, until shouldStop: () -> Bool
+    ) -> Report {
         var report = Report()
         while !shouldStop() {
             // The host's own outgoing frames are seen by the tap too; they are not ours to forward.
@@ -29,13 +33,20 @@ public enum PortBridge {
             if forward == 0 && backward == 0 {
                 // Idle: sleep in poll until either ring has frames, at most 1 ms so `shouldStop` is
                 // asked again soon.
-                var descriptors = (pollfd(fd: first.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                                   pollfd(fd: second.fileDescriptor, events: Int16(POLLIN), revents: 0))
-                _ = withUnsafeMutableBytes(of: &descriptors) { raw in
-                    poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), bidirectional ? 2 : 1, 1)
-                }
+                waitForEither(first.fileDescriptor, second.fileDescriptor, both: bidirectional)
             }
         }
         return report
+    }
+
+    /// Sleeps in poll until either descriptor is readable, at most 1 ms. Not inlinable: Glibc is an
+    /// internal import.
+    @usableFromInline
+    static func waitForEither(_ first: Int32, _ second: Int32, both: Bool) {
+        var descriptors = (pollfd(fd: first, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: second, events: Int16(POLLIN), revents: 0))
+        _ = withUnsafeMutableBytes(of: &descriptors) { raw in
+            poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), both ? 2 : 1, 1)
+        }
     }
 }

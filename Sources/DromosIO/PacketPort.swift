@@ -1,0 +1,23 @@
+/// What a worker loop needs from a live port: receive a batch in place, transmit a copy, flush, wait.
+/// `AFPacketPort` and `PcapLivePort` conform, so the loop (`PortBridge`, later the balancer's worker)
+/// is written once and specialized for each.
+///
+/// Use it only as a generic constraint (`<Port: PacketPort>`), never as an existential
+/// (`any PacketPort`): the per-frame calls must stay direct and inlinable, not go through a witness
+/// table and a boxed closure for every batch.
+public protocol PacketPort: AnyObject {
+    /// Hands up to `budget` ready frames to `body` and returns how many it handed over (0: none ready,
+    /// then `waitForFrames`). `body` must not call `receive` on the same port; it may `transmit`.
+    func receive(budget: Int, _ body: (inout ReceivedFrame) -> Void) -> Int
+    /// Sends (or queues) a copy of a frame, possibly one handed over by any port's `receive`.
+    /// False when the frame was not sent: counted in the port's statistics, never silent.
+    @discardableResult func transmit(_ frame: ReceivedFrame) -> Bool
+    /// Sends what `transmit` queued; call at the end of each batch.
+    func flush()
+    /// For a poll set over several ports; the port keeps ownership.
+    var fileDescriptor: Int32 { get }
+    /// Waits until frames are ready or the timeout passes; true when frames are ready.
+    func waitForFrames(timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool
+}
+
+extension AFPacketPort: PacketPort {}

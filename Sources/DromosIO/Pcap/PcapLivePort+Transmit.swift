@@ -1,0 +1,29 @@
+import CPcap
+
+extension PcapLivePort {
+    /// Sends `frame` at once with pcap_inject: one send() per frame (libpcap has no batched send and
+    /// no TX ring). False when libpcap refused it (counted, message in `lastTransmitError`).
+    @discardableResult
+    public func transmit(_ frame: UnsafeRawBufferPointer) -> Bool {
+        let sent = pcap_inject(handle, frame.baseAddress, frame.count)
+        guard sent == Int32(frame.count) else {
+            tx.transmitFailed &+= 1
+            recordTransmitError()
+            return false
+        }
+        tx.transmitted &+= 1
+        tx.transmittedBytes &+= UInt64(frame.count)
+        return true
+    }
+
+    /// A frame from any port's `receive`. Its offload state is ignored: libpcap sends raw frames.
+    @discardableResult
+    public func transmit(_ frame: ReceivedFrame) -> Bool {
+        transmit(UnsafeRawBufferPointer(frame.bytes))
+    }
+
+    /// Nothing is queued (every transmit is its own send()); here for the `PacketPort` loop shape.
+    @inlinable public func flush() {}
+}
+
+extension PcapLivePort: PacketPort {}
