@@ -8,7 +8,8 @@ enum Services {
     /// name and closes; an upload (first bytes "UPLOAD") is read to EOF and answered with name and count.
     static let nameServer = """
     import socketserver, sys
-    name, port = sys.argv[1], int(sys.argv[2])
+    import socket
+    name, port, family = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     class Handler(socketserver.BaseRequestHandler):
         def handle(self):
             self.request.settimeout(30)
@@ -30,13 +31,14 @@ enum Services {
     class Server(socketserver.ThreadingTCPServer):
         allow_reuse_address = True
         daemon_threads = True
-    with Server(('0.0.0.0', port), Handler) as server:
+        address_family = socket.AF_INET6 if family == '6' else socket.AF_INET
+    with Server(('::' if family == '6' else '0.0.0.0', port), Handler) as server:
         print('listening', flush=True)
         server.serve_forever()
     """
 
-    static func nameServer(name: String, port: Int) -> [String] {
-        [python, "-c", nameServer, name, String(port)]
+    static func nameServer(name: String, port: Int, ipv6: Bool = false) -> [String] {
+        [python, "-c", nameServer, name, String(port), ipv6 ? "6" : "4"]
     }
 
     /// `count` short connections to host:port, each bounded by a timeout; prints one JSON object with
