@@ -129,6 +129,12 @@ public final class Daemon: @unchecked Sendable {
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
             + "passed \(totals.passed), dropped \(totals.dropped)")
+        if workers.count > 1 {
+            log("per worker (fanout spread): " + workers.map { worker in
+                let counters = worker.counters
+                return "worker \(worker.index) received \(counters.received) forwarded \(counters.forwarded)"
+            }.joined(separator: "; "))
+        }
         do {
             try rule.remove()
             log("removed nftables table netdev \(KernelDropRule.tableName)")
