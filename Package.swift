@@ -56,6 +56,11 @@ let package = Package(
         ),
         .testTarget(name: "DromosControlTests", dependencies: ["DromosControl", "DromosIO"], swiftSettings: strict),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["CLinuxPacket", "dromos"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CorpusTests",
             dependencies: ["DromosWire", "DromosIO", "CAllocationCounter", "dromos"],
             swiftSettings: strict

@@ -1,0 +1,111 @@
+import Glibc
+public import DromosWire
+
+/// AF_PACKET is a tap: the kernel still receives every VIP frame Dromos forwards, and would answer
+/// (or route, or reject) it. An nftables netdev ingress rule in a table of our own drops those frames
+/// after the tap has seen them (taps come before the ingress hook), and is removed on exit.
+public struct KernelDropRule: Sendable {
+    public static let tableName = "dromos"
+    public let interface: String
+    public let vips: [IPAddress]
+
+    public init(interface: String, vips: [IPAddress]) {
+        self.interface = interface
+        var unique: [IPAddress] = []
+        for vip in vips where !unique.contains(vip) { unique.append(vip) }
+        self.vips = unique
+    }
+
+    /// The nft script: one table, one ingress chain on the interface, a drop per address family.
+    public var script: String {
+        let v4 = vips.filter { if case .v4 = $0 { return true } else { return false } }.map(\.description)
+        let v6 = vips.filter { if case .v6 = $0 { return true } else { return false } }.map(\.description)
+        var lines = ["table netdev \(Self.tableName) {",
+                     "  chain ingress {",
+                     "    type filter hook ingress device \"\(interface)\" priority -500; policy accept;"]
+        if !v4.isEmpty { lines.append("    ip daddr { \(v4.joined(separator: ", ")) } drop") }
+        if !v6.isEmpty { lines.append("    ip6 daddr { \(v6.joined(separator: ", ")) } drop") }
+        lines += ["  }", "}"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The nft binary, or nil when it is not installed.
+    public static func nftPath() -> String? {
+        for directory in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"] {
+            let path = directory + "/nft"
+            if access(path, X_OK) == 0 { return path }
+        }
+        return nil
+    }
+
+    public static let missingNftFix =
+        "nft (nftables) is not installed; dromos run needs it to make the kernel drop the VIP frames it forwards: apt-get install nftables"
+
+    /// Replaces any table of ours left by a crashed run, then installs the rule.
+    public func install() throws(Failure) {
+        guard let nft = Self.nftPath() else { throw Failure(description: Self.missingNftFix) }
+        _ = try? Self.run([nft, "delete", "table", "netdev", Self.tableName])
+        try Self.run([nft, "-f", "-"], input: script)
+    }
+
+    public func remove() throws(Failure) {
+        guard let nft = Self.nftPath() else { throw Failure(description: Self.missingNftFix) }
+        try Self.run([nft, "delete", "table", "netdev", Self.tableName])
+    }
+
+    /// Whether our table exists (in the calling thread's network namespace).
+    public static func isInstalled() -> Bool {
+        guard let nft = nftPath() else { return false }
+        return (try? run([nft, "list", "table", "netdev", tableName])) != nil
+    }
+
+    /// Runs a command (no shell), feeding `input` on stdin; throws with its stderr when it fails.
+    @discardableResult
+    static func run(_ arguments: [String], input: String = "") throws(Failure) -> String {
+        var stdinPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
+        guard pipe(&stdinPipe) == 0, pipe(&outPipe) == 0 else { throw Failure(description: "pipe failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 2)
+        posix_spawn_file_actions_addclose(&actions, stdinPipe[1])
+        posix_spawn_file_actions_addclose(&actions, outPipe[0])
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
+        close(stdinPipe[0])
+        close(outPipe[1])
+        guard spawned == 0 else {
+            close(stdinPipe[1])
+            close(outPipe[0])
+            throw Failure(description: "\(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        var bytes = Array(input.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(stdinPipe[1], $0.baseAddress, $0.count) }
+        close(stdinPipe[1])
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(outPipe[0], $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            output += chunk[0..<count]
+        }
+        close(outPipe[0])
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let text = String(decoding: output, as: UTF8.self)
+        // WIFEXITED && WEXITSTATUS == 0
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw Failure(description: "\(arguments.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+}

@@ -1,0 +1,56 @@
+import DromosBalancer
+import DromosControl
+import DromosWire
+import Testing
+
+@Suite struct DaemonPreflightTests {
+    static let yaml = """
+        interface: eth0
+        services:
+          - name: web
+            vip: 203.0.113.10
+            port: 80
+            protocol: tcp
+            backends:
+              - { address: 198.18.1.11, mac: "02:00:00:00:01:11" }
+              - { address: 198.18.1.12 }
+          - name: dns6
+            vip: 2001:db8::53
+            port: 53
+            protocol: udp
+            backends:
+              - { address: "2001:db8::1:11", mac: "02:00:00:00:01:21" }
+        """
+
+    @Test func reportsEveryHostProblemWithItsFix() throws {
+        let config = try ConfigLoader.parse(yaml: Self.yaml, source: "test.yaml")
+        let interfaces = [HostInterface(name: "lo", isUp: true, addresses: [try IPAddress(parsing: "203.0.113.10")]),
+                          HostInterface(name: "eth0", isUp: false, addresses: [])]
+        let problems = DaemonPreflight.problems(config: config, isRoot: false, interfaces: interfaces)
+        #expect(problems.count == 4, "\(problems)")
+        #expect(problems.contains { $0.contains("needs root") })
+        #expect(problems.contains { $0.contains("ip link set eth0 up") })
+        #expect(problems.contains { $0.contains("ip addr del 203.0.113.10/32 dev lo") })
+        #expect(problems.contains { $0.contains("198.18.1.12") && $0.contains("ARP/NDP helper") })
+    }
+
+    @Test func aGoodHostPasses() throws {
+        var config = try ConfigLoader.parse(yaml: Self.yaml, source: "test.yaml")
+        config.balancer.services[0].backends[1].mac = MACAddress(rawValue: 0x0200_0000_0112)
+        let interfaces = [HostInterface(name: "eth0", isUp: true, addresses: [try IPAddress(parsing: "198.18.0.1")])]
+        #expect(DaemonPreflight.problems(config: config, isRoot: true, interfaces: interfaces).isEmpty)
+        let missing = DaemonPreflight.problems(config: config, isRoot: true, interfaces: [])
+        #expect(missing.count == 1 && missing[0].contains("does not exist"))
+    }
+
+    @Test func theDropRuleCoversEveryVIPOnce() throws {
+        let rule = KernelDropRule(interface: "eth0", vips: [try IPAddress(parsing: "203.0.113.10"),
+                                                             try IPAddress(parsing: "2001:db8::53"),
+                                                             try IPAddress(parsing: "203.0.113.10")])
+        #expect(rule.vips.count == 2)
+        #expect(rule.script.contains("table netdev dromos"))
+        #expect(rule.script.contains("hook ingress device \"eth0\""))
+        #expect(rule.script.contains("ip daddr { 203.0.113.10 } drop"))
+        #expect(rule.script.contains("ip6 daddr { 2001:db8::53 } drop"))
+    }
+}

@@ -1,0 +1,1 @@
+../DromosIOTests/NetworkLab.swift

@@ -1,0 +1,100 @@
+import Foundation
+
+/// Python (system, no packages) servers and clients for the daemon's end-to-end test.
+enum Services {
+    static let python = "/usr/bin/python3"
+
+    /// A threaded TCP server on every address (the VIP is on lo) that answers each connection with its
+    /// name and closes; an upload (first bytes "UPLOAD") is read to EOF and answered with name and count.
+    static let nameServer = """
+    import socketserver, sys
+    import socket
+    name, port, family = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.settimeout(30)
+            first = self.request.recv(6)
+            if first == b'UPLOAD':
+                total, pattern = 0, bytes(range(256)) * 4200
+                ok = True
+                while True:
+                    data = self.request.recv(1 << 20)
+                    if not data:
+                        break
+                    start = total % 256
+                    if ok and data != pattern[start:start + len(data)]:
+                        ok = False
+                    total += len(data)
+                self.request.sendall(('%s %d %s' % (name, total, 'ok' if ok else 'corrupt')).encode())
+            else:
+                self.request.sendall(name.encode())
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        address_family = socket.AF_INET6 if family == '6' else socket.AF_INET
+    with Server(('::' if family == '6' else '0.0.0.0', port), Handler) as server:
+        print('listening', flush=True)
+        server.serve_forever()
+    """
+
+    static func nameServer(name: String, port: Int, ipv6: Bool = false) -> [String] {
+        [python, "-c", nameServer, name, String(port), ipv6 ? "6" : "4"]
+    }
+
+    /// `count` short connections to host:port, each bounded by a timeout; prints one JSON object with
+    /// the answers by name and the failures.
+    static let shortConnections = """
+    import json, socket, sys, time
+    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    answers, failures = {}, []
+    start = time.monotonic()
+    for i in range(count):
+        try:
+            c = socket.create_connection((host, port), timeout=3)
+            c.settimeout(3)
+            c.sendall(b'hello')
+            c.shutdown(socket.SHUT_WR)
+            data = b''
+            while True:
+                chunk = c.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+            c.close()
+            answers[data.decode()] = answers.get(data.decode(), 0) + 1
+        except OSError as error:
+            failures.append('%d: %s' % (i, error))
+    print(json.dumps({'answers': answers, 'failures': failures, 'seconds': time.monotonic() - start}))
+    """
+
+    static func shortConnections(host: String, port: Int, count: Int) -> [String] {
+        [python, "-c", shortConnections, host, String(port), String(count)]
+    }
+
+    /// One upload of `size` bytes (byte i is i % 256); prints the server's answer.
+    static let upload = """
+    import socket, sys
+    host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    c = socket.create_connection((host, port), timeout=10)
+    c.settimeout(60)
+    c.sendall(b'UPLOAD')
+    chunk = bytes(range(256)) * 4096
+    sent = 0
+    while sent < size:
+        n = min(len(chunk), size - sent)
+        c.sendall(chunk[:n])
+        sent += n
+    c.shutdown(socket.SHUT_WR)
+    data = b''
+    while True:
+        part = c.recv(256)
+        if not part:
+            break
+        data += part
+    print(data.decode())
+    """
+
+    static func upload(host: String, port: Int, size: Int) -> [String] {
+        [python, "-c", upload, host, String(port), String(size)]
+    }
+}
