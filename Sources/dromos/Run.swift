@@ -19,7 +19,7 @@ struct Run: ParsableCommand {
     @Option(help: "The YAML configuration file.")
     var config: String
 
-    @Option(help: "The packet I/O: afpacket (libpcap is not built yet).")
+    @Option(help: "The packet I/O: afpacket (the libpcap port exists but is not wired to run yet).")
     var io: IO = .afpacket
 
     @Option(help: "Datapath threads, each with its own AF_PACKET socket in one fanout group.")
