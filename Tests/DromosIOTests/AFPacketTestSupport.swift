@@ -23,7 +23,7 @@ func isGenerated(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
     bytes.count >= 14 && bytes[6] == 0x02 && bytes[7] == 0xdd && bytes[8] == 0 && bytes[9] == 0 && bytes[10] == 0 && bytes[11] == 1
 }
 
-extension AFPacketPort {
+extension PacketPort {
     /// Receives until `count` generated frames arrived or `seconds` passed; `body` sees only those.
     @discardableResult
     func collect(_ count: Int, seconds: Double, _ body: (inout ReceivedFrame) -> Void = { _ in }) -> (frames: Int, bytes: Int) {

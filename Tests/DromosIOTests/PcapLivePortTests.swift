@@ -252,23 +252,3 @@ final class PcapLivePortTests {
         #expect(result.contains("dromos-none0") && result.count > 45, "\(result)")
     }
 }
-
-extension PcapLivePort {
-    /// Receives until `count` generated frames arrived or `seconds` passed; `body` sees only those.
-    @discardableResult
-    func collect(_ count: Int, seconds: Double, _ body: (inout ReceivedFrame) -> Void = { _ in }) -> (frames: Int, bytes: Int) {
-        var frames = 0
-        var bytes = 0
-        let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
-        while frames < count && monotonicNanoseconds() < deadline {
-            let handled = receive(budget: 64) { frame in
-                guard isGenerated(frame.bytes) else { return }
-                frames += 1
-                bytes += frame.bytes.count
-                body(&frame)
-            }
-            if handled == 0 { _ = try? waitForFrames(timeoutMilliseconds: 5) }
-        }
-        return (frames, bytes)
-    }
-}
