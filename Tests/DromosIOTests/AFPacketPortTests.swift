@@ -308,18 +308,7 @@ final class AFPacketPortTests {
             try namespaces.enter(a)
             let port = try AFPacketPort(testConfiguration("a0", version: .v3, transmit: mode))
             let sender = try lab.start(b, Generator.raw(interface: "b0", count: 3_000, flows: 8, size: 120))
-            var frames = 0
-            // Warm up on the first batch, so one-time runtime work is outside the measurement.
-            let warmUpDeadline = monotonicNanoseconds() + 20_000_000_000
-            while frames == 0 && monotonicNanoseconds() < warmUpDeadline {
-                _ = port.receive(budget: 64) { frame in
-                    guard isGenerated(frame.bytes) else { return }
-                    frames += 1
-                    port.transmit(frame)
-                }
-                port.flush()
-                _ = try? port.waitForFrames(timeoutMilliseconds: 5)
-            }
+            var frames = port.warmUpForwarding()
             let before = dromos_thread_allocation_count()
             let deadline = monotonicNanoseconds() + 20_000_000_000
             let backend = MACAddress(rawValue: 0x02dd_0000_0009)

@@ -24,6 +24,23 @@ func isGenerated(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
 }
 
 extension PacketPort {
+    /// Forwards generated frames until the first batch went through (or `seconds` passed), so that
+    /// one-time runtime work is done before an allocation count starts. Returns the frames forwarded.
+    func warmUpForwarding(seconds: Double = 20) -> Int {
+        var frames = 0
+        let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+        while frames == 0 && monotonicNanoseconds() < deadline {
+            _ = receive(budget: 64) { frame in
+                guard isGenerated(frame.bytes) else { return }
+                frames += 1
+                transmit(frame)
+            }
+            flush()
+            _ = try? waitForFrames(timeoutMilliseconds: 5)
+        }
+        return frames
+    }
+
     /// Receives until `count` generated frames arrived or `seconds` passed; `body` sees only those.
     @discardableResult
     func collect(_ count: Int, seconds: Double, _ body: (inout ReceivedFrame) -> Void = { _ in }) -> (frames: Int, bytes: Int) {

@@ -174,17 +174,7 @@ final class PcapLivePortTests {
             try namespaces.enter(a)
             let port = try PcapLivePort(Self.configuration("a0"))
             let sender = try lab.start(b, Generator.raw(interface: "b0", count: 3_000, flows: 8, size: 120))
-            var frames = 0
-            let warmUpDeadline = monotonicNanoseconds() + 20_000_000_000
-            while frames == 0 && monotonicNanoseconds() < warmUpDeadline {
-                _ = port.receive(budget: 64) { frame in
-                    guard isGenerated(frame.bytes) else { return }
-                    frames += 1
-                    port.transmit(frame)
-                }
-                port.flush()
-                _ = try? port.waitForFrames(timeoutMilliseconds: 5)
-            }
+            var frames = port.warmUpForwarding()
             let before = dromos_thread_allocation_count()
             let deadline = monotonicNanoseconds() + 20_000_000_000
             var idleSince = monotonicNanoseconds()
