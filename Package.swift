@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -30,7 +31,10 @@ let package = Package(
         .target(name: "DromosIO", dependencies: ["DromosWire", "DromosBalancer", "CPcap", "CLinuxPacket"], swiftSettings: strict),
         .target(
             name: "DromosControl",
-            dependencies: ["DromosWire", "DromosBalancer", "DromosIO", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "DromosWire", "DromosBalancer", "DromosIO",
+                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -39,6 +43,7 @@ let package = Package(
                 "DromosControl",
                 "DromosIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -54,7 +59,11 @@ let package = Package(
             dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket"],
             swiftSettings: strict
         ),
-        .testTarget(name: "DromosControlTests", dependencies: ["DromosControl", "DromosIO"], swiftSettings: strict),
+        .testTarget(
+            name: "DromosControlTests",
+            dependencies: ["DromosControl", "DromosIO", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["CLinuxPacket", "dromos"],

@@ -18,6 +18,11 @@ public protocol PacketPort: AnyObject {
     var fileDescriptor: Int32 { get }
     /// Waits until frames are ready or the timeout passes; true when frames are ready.
     func waitForFrames(timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool
+    /// Reads the kernel's counters into the port's statistics; a failure leaves the previous figures
+    /// (they are reports, not decisions). Off the per-frame path.
+    func refreshKernelStatistics()
 }
 
-extension AFPacketPort: PacketPort {}
+extension AFPacketPort: PacketPort {
+    public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
+}

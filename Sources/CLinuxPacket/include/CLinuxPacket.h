@@ -15,6 +15,8 @@
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
 #include <linux/virtio_net.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 
 static inline uint32_t dromos_tpacket_align(uint32_t x) { return TPACKET_ALIGN(x); }
 static inline uint32_t dromos_tpacket2_hdrlen(void) { return TPACKET2_HDRLEN; }

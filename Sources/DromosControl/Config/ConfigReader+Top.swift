@@ -3,7 +3,8 @@ import DromosWire
 import Yams
 
 extension ConfigReader {
-    static let topKeys = ["interface", "mac", "control", "state", "flows", "services"]
+    static let topKeys = ["interface", "mac", "control", "state", "flows", "datapath", "services"]
+    static let datapathKeys = ["rx_ring"]
     static let controlKeys = ["socket", "group"]
     static let flowKeys = ["capacity", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "fragment_timeout"]
 
@@ -15,12 +16,24 @@ extension ConfigReader {
         let control = optional(fields, "control", control)
         let state = optional(fields, "state", absolutePath)
         let flows = optional(fields, "flows", flows)
+        let datapath = optional(fields, "datapath", datapath)
         let services = required(fields, "services", services)
         guard problems.isEmpty, let interface, let mac = mac.orNone, let state = state.orNone,
+              let receiveRing = datapath.or(nil),
               let control = control.or((DromosConfig.defaultControlSocket, nil)),
               let flows = flows.or(FlowTableSpec()), let services else { return nil }
         return DromosConfig(interface: interface, mac: mac, controlSocket: control.socket, controlGroup: control.group,
-                            statePath: state, balancer: BalancerSpec(services: services, flows: flows))
+                            statePath: state, receiveRing: receiveRing, balancer: BalancerSpec(services: services, flows: flows))
+    }
+
+    /// `datapath: { rx_ring: v2 | v3 }`; nil when the ring is not chosen here (the daemon's default or
+    /// `--rx-ring` decides).
+    private func datapath(_ node: Node, at path: String) -> ReceiveRingKind?? {
+        guard let fields = fields(node, at: path, allowed: Self.datapathKeys) else { return nil }
+        let ring = optional(fields, "rx_ring") { node, path in
+            choice(node, at: path, from: ReceiveRingKind.allCases.map { ($0.rawValue, $0) })
+        }
+        return ring.orNone
     }
 
     /// Linux's rules (`dev_valid_name`): fewer than IFNAMSIZ (16) bytes, no '/', ':' or whitespace.

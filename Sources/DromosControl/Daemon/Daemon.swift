@@ -1,11 +1,12 @@
 import DromosBalancer
 public import DromosIO
 import Glibc
+public import Logging
 import Synchronization
 
 /// `dromos run`: the daemon's lifecycle. Preflight checks, the kernel drop rule, one datapath thread
-/// per worker (own AF_PACKET port in one fanout group, own balancer), then the signal loop on the
-/// calling thread: SIGINT/SIGTERM stop (rings drained, rule removed), SIGHUP reloads the config.
+/// per worker (own port — AF_PACKET socket or libpcap handle — in one fanout group, own balancer),
+/// then the signal loop on the calling thread: SIGINT/SIGTERM stop (rings drained, rule removed), SIGHUP reloads the config.
 public final class Daemon: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var lines: [String]
@@ -13,24 +14,22 @@ public final class Daemon: @unchecked Sendable {
     }
 
     public let configPath: String
-    public let workerCount: Int
-    let log: @Sendable (String) -> Void
-    /// Tests shrink the rings; the daemon uses the production defaults.
-    let portTemplate: @Sendable (String) -> AFPacketConfiguration
+    public let settings: DatapathSettings
+    public var workerCount: Int { settings.workers }
+    let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private var workers: [DatapathWorker] = []
+    /// Each worker's counters (the workers themselves are generic over their port).
+    private var workerCounters: [SharedCounters] = []
     private var threads: [pthread_t] = []
 
-    public init(configPath: String, workers: Int = 1, log: @escaping @Sendable (String) -> Void,
-                port: @escaping @Sendable (String) -> AFPacketConfiguration = { AFPacketConfiguration(interface: $0) }) {
+    public init(configPath: String, settings: DatapathSettings = DatapathSettings(), logger: Logger) {
         self.configPath = configPath
-        self.workerCount = max(workers, 1)
-        self.log = log
-        self.portTemplate = port
+        self.settings = settings
+        self.logger = logger
     }
 
     /// Everything the workers have counted so far, summed.
-    public var counters: DatapathCounters { workers.reduce(DatapathCounters()) { $0 + $1.counters } }
+    public var counters: DatapathCounters { workerCounters.reduce(DatapathCounters()) { $0 + $1.load() } }
 
     /// Loads and checks the configuration the way both start and reload do.
     func load(expectInterface: String?) -> Result<(DromosConfig, [String]), Failure> {
@@ -67,27 +66,37 @@ public final class Daemon: @unchecked Sendable {
 
         // Ports first: a failure here leaves nothing behind.
         let group = Fanout(groupID: UInt16(truncatingIfNeeded: getpid()))
-        do {
-            for index in 0..<workerCount {
-                var settings = portTemplate(config.interface)
-                settings.fanout = group
-                let port = try AFPacketPort(settings)
-                let balancer = BalancerWorker(table: table, flowTable: config.balancer.flows, sourceMAC: config.mac)
-                workers.append(DatapathWorker(index: index, port: port, balancer: balancer, publisher: publisher))
+        let starters: [() -> pthread_t]
+        switch settings.io {
+        case .afpacket:
+            let ring = settings.receiveRing ?? config.receiveRing ?? .default
+            let template = DatapathSettings.afpacket(interface: config.interface, ring: ring)
+            starters = try openWorkers(config: config, table: table, publisher: publisher, kind: "AF_PACKET") { _ throws(AFPacketError) in
+                var port = template
+                port.fanout = group
+                return try AFPacketPort(port)
             }
-        } catch {
-            workers = []
-            throw Failure(lines: ["cannot open the AF_PACKET port on \(config.interface): \(error)"])
+            logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID)")
+        case .pcap:
+            if let problem = Self.pcapOffloadProblem(interface: config.interface) { throw Failure(lines: [problem]) }
+            if config.receiveRing != nil {
+                logger.notice("datapath.rx_ring applies to --io afpacket; libpcap sets up its own ring (TPACKET_V2 in immediate mode)")
+            }
+            var template = PcapLiveConfiguration(interface: config.interface)
+            template.fanout = group
+            starters = try openWorkers(config: config, table: table, publisher: publisher, kind: "libpcap") { _ throws(PcapLiveError) in
+                try PcapLivePort(template)
+            }
+            logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
         }
         do { try rule.install() } catch {
-            workers = []
+            workerCounters = []
             throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
         }
-        log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
-            + rule.vips.map(\.description).joined(separator: ", "))
-        for worker in workers { threads.append(startThread(worker)) }
-        log("running: \(workerCount) worker(s) on \(config.interface) (AF_PACKET fanout group \(group.groupID)), "
-            + "\(config.balancer.services.count) service(s), table generation \(generation)")
+        let covered = rule.vips.map(\.description).joined(separator: ", ")
+        logger.info("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for \(covered)")
+        threads = starters.map { $0() }
+        logger.info("running: \(workerCount) worker(s) on \(config.interface) (\(settings.io.rawValue)), \(config.balancer.services.count) service(s), table generation \(generation)")
 
         var current = config
         var info = siginfo_t()
@@ -95,15 +104,15 @@ public final class Daemon: @unchecked Sendable {
         while true {
             let signal = sigtimedwait(&signals, &info, &timeout)
             if signal == SIGINT || signal == SIGTERM {
-                log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                logger.info("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
                 break
             }
             guard signal == SIGHUP else { continue }
-            log("received SIGHUP: reloading \(configPath)")
+            logger.info("received SIGHUP: reloading \(configPath)")
             switch load(expectInterface: current.interface) {
             case .failure(let failure):
-                for line in failure.lines { log("reload rejected: \(line)") }
-                log("reload rejected: still running table generation \(generation)")
+                for line in failure.lines { logger.error("reload rejected: \(line)") }
+                logger.error("reload rejected: still running table generation \(generation)")
             case .success(let loaded):
                 let next = generation &+ 1
                 do {
@@ -112,14 +121,14 @@ public final class Daemon: @unchecked Sendable {
                     if newRule.vips != rule.vips {
                         try newRule.install()
                         rule = newRule
-                        log("nftables drop rule now covers " + rule.vips.map(\.description).joined(separator: ", "))
+                        logger.info("nftables drop rule now covers \(rule.vips.map(\.description).joined(separator: ", "))")
                     }
                     publisher.publish(newTable)
                     generation = next
                     current = loaded.0
-                    log("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
+                    logger.info("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
                 } catch {
-                    log("reload rejected: \(error); still running table generation \(generation)")
+                    logger.error("reload rejected: \(error); still running table generation \(generation)")
                 }
             }
         }
@@ -127,44 +136,72 @@ public final class Daemon: @unchecked Sendable {
         for thread in threads { pthread_join(thread, nil) }
         threads = []
         let totals = counters
-        log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
-            + "passed \(totals.passed), dropped \(totals.dropped)")
-        if workers.count > 1 {
-            log("per worker (fanout spread): " + workers.map { worker in
-                let counters = worker.counters
-                return "worker \(worker.index) received \(counters.received) forwarded \(counters.forwarded)"
-            }.joined(separator: "; "))
+        logger.info("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), passed \(totals.passed), dropped \(totals.dropped)")
+        if workerCounters.count > 1 {
+            let spread = workerCounters.enumerated().map { index, shared in
+                let counters = shared.load()
+                return "worker \(index) received \(counters.received) forwarded \(counters.forwarded)"
+            }
+            logger.info("per worker (fanout spread): \(spread.joined(separator: "; "))")
         }
         do {
             try rule.remove()
-            log("removed nftables table netdev \(KernelDropRule.tableName)")
+            logger.info("removed nftables table netdev \(KernelDropRule.tableName)")
         } catch {
             throw Failure(lines: ["could not remove the nftables table (remove it with: nft delete table netdev "
                                   + "\(KernelDropRule.tableName)): \(error.description)"])
         }
     }
 
-    private func startThread(_ worker: DatapathWorker) -> pthread_t {
+    /// Opens one port per worker (all or none) and returns, per worker, what starts its thread.
+    private func openWorkers<Port: PacketPort, PortError: Error>(
+        config: DromosConfig, table: ForwardingTable, publisher: TablePublisher, kind: String,
+        open: (Int) throws(PortError) -> Port
+    ) throws(Failure) -> [() -> pthread_t] {
+        var workers: [DatapathWorker<Port>] = []
+        do {
+            for index in 0..<workerCount {
+                let port = try open(index)
+                let balancer = BalancerWorker(table: table, flowTable: config.balancer.flows, sourceMAC: config.mac)
+                workers.append(DatapathWorker(index: index, port: port, balancer: balancer, publisher: publisher))
+            }
+        } catch {
+            throw Failure(lines: ["cannot open the \(kind) port on \(config.interface): \(error)"])
+        }
+        workerCounters = workers.map(\.shared)
+        return workers.map { worker in { self.startThread(worker) } }
+    }
+
+    private func startThread<Port: PacketPort>(_ worker: DatapathWorker<Port>) -> pthread_t {
         let context = Unmanaged.passRetained(WorkerThreadContext(worker) { [unowned self] in
             self.stopping.load(ordering: .acquiring)
         }).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { raw in
             let context = Unmanaged<WorkerThreadContext>.fromOpaque(raw!).takeRetainedValue()
-            context.worker.run(until: context.stopping)
+            context.run()
             return nil
         }, context)
         precondition(created == 0, "pthread_create failed: \(created)")
         return thread
     }
+
+    /// libpcap has no vnet header: a GRO/LRO super-frame larger than the MTU would be handed over as
+    /// is and could not be sent. Nil when the interface coalesces nothing; else the refusal with the fix.
+    static func pcapOffloadProblem(interface: String) -> String? {
+        let features: InterfaceFeatures
+        do { features = try InterfaceFeatures.read(interface) } catch {
+            return "cannot read the offloads of \(interface) (needed for --io pcap): \(error)"
+        }
+        return DaemonPreflight.pcapOffloadProblem(interface: interface, activeCoalescing: features.activeReceiveCoalescing)
+    }
 }
 
+/// What a worker thread runs; the port type is erased here, once per thread, not per frame.
 private final class WorkerThreadContext {
-    let worker: DatapathWorker
-    let stopping: () -> Bool
-    init(_ worker: DatapathWorker, _ stopping: @escaping () -> Bool) {
-        self.worker = worker
-        self.stopping = stopping
+    let run: () -> Void
+    init<Port: PacketPort>(_ worker: DatapathWorker<Port>, _ stopping: @escaping () -> Bool) {
+        run = { worker.run(until: stopping) }
     }
 }
 

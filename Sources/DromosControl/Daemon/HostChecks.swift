@@ -85,4 +85,13 @@ public enum DaemonPreflight {
         }
         return problems
     }
+
+    /// `--io pcap` on an interface that coalesces received frames: refused with the exact fix.
+    public static func pcapOffloadProblem(interface: String, activeCoalescing: [String]) -> String? {
+        guard !activeCoalescing.isEmpty else { return nil }
+        return "--io pcap: interface \(interface) has \(activeCoalescing.joined(separator: ", ")) on, which hands the "
+            + "socket super-frames larger than the MTU; libpcap has no vnet header, so they could not be sent on. "
+            + "Turn them off: ethtool -K \(interface) \(activeCoalescing.map { "\($0) off" }.joined(separator: " ")) "
+            + "(or use --io afpacket, which handles them)"
+    }
 }

@@ -29,8 +29,9 @@ public struct DatapathCounters: Sendable, Equatable {
     }
 }
 
-/// Counters one thread writes and others read: one relaxed store per field per batch.
-final class SharedCounters: Sendable {
+/// Counters one thread writes and others read: one relaxed store per field per batch. The daemon keeps
+/// these (not the workers, which are generic over their port) to sum and report them.
+public final class SharedCounters: Sendable {
     let batches = Atomic<UInt64>(0), received = Atomic<UInt64>(0), forwarded = Atomic<UInt64>(0)
     let passed = Atomic<UInt64>(0), dropped = Atomic<UInt64>(0), outgoing = Atomic<UInt64>(0)
     let expired = Atomic<UInt64>(0), adoptions = Atomic<UInt64>(0)
@@ -46,7 +47,7 @@ final class SharedCounters: Sendable {
         adoptions.store(counters.adoptions, ordering: .relaxed)
     }
 
-    func load() -> DatapathCounters {
+    public func load() -> DatapathCounters {
         var counters = DatapathCounters()
         counters.batches = batches.load(ordering: .relaxed)
         counters.received = received.load(ordering: .relaxed)
@@ -90,21 +91,22 @@ public struct TableFollower {
     }
 }
 
-/// One datapath thread's loop over its own AF_PACKET port (a member of the fanout group) and its own
-/// balancer: receive a batch → decide each frame in place → transmit the forwarded ones → flush → at
-/// the batch boundary expire idle flows and adopt a newly published table. Nothing per frame
-/// allocates, locks or touches an atomic.
-public final class DatapathWorker: @unchecked Sendable {
+/// One datapath thread's loop over its own port (an AF_PACKET socket or a libpcap handle, a member of
+/// the fanout group) and its own balancer: receive a batch → decide each frame in place → transmit the
+/// forwarded ones → flush → at the batch boundary expire idle flows and adopt a newly published table.
+/// Nothing per frame allocates, locks or touches an atomic. Generic over the port, never an
+/// existential: each port's loop is specialized, its per-frame calls direct.
+public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     public let index: Int
-    public let port: AFPacketPort
+    public let port: Port
     public let balancer: BalancerWorker
     @exclusivity(unchecked) var follower: TableFollower
     @exclusivity(unchecked) var local = DatapathCounters()
-    let shared = SharedCounters()
+    public let shared = SharedCounters()
     public let budget: Int
     public let expireBudget: Int
 
-    public init(index: Int, port: AFPacketPort, balancer: BalancerWorker, publisher: TablePublisher,
+    public init(index: Int, port: Port, balancer: BalancerWorker, publisher: TablePublisher,
                 budget: Int = 64, expireBudget: Int = 64) {
         self.index = index
         self.port = port
@@ -162,6 +164,6 @@ public final class DatapathWorker: @unchecked Sendable {
         }
         // Drain: frames already in the ring are decided and sent, not dropped.
         while runBatch(now: monotonicMilliseconds()) > 0 {}
-        _ = try? port.updateKernelStatistics()
+        port.refreshKernelStatistics()
     }
 }

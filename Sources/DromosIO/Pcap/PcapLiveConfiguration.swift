@@ -10,6 +10,9 @@ public struct PcapLiveConfiguration: Sendable {
     /// offloads, snaplen-sized when it has), so the frames it holds are this divided by the slot size.
     /// Very large buffers make activation slow (the ring is allocated and mapped then).
     public var bufferSize: Int = 16 << 20
+    /// Joins a PACKET_FANOUT (hash) group after activation, like `AFPacketPort`: libpcap's handle is an
+    /// AF_PACKET socket (`pcap_fileno`), so several handles on one interface split flows between them.
+    public var fanout: AFPacketConfiguration.Fanout? = nil
 
     public init(interface: String) {
         self.interface = interface

@@ -26,4 +26,6 @@ extension PcapLivePort {
     @inlinable public func flush() {}
 }
 
-extension PcapLivePort: PacketPort {}
+extension PcapLivePort: PacketPort {
+    public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
+}

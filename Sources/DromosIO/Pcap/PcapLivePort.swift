@@ -1,3 +1,4 @@
+import CLinuxPacket
 import CPcap
 import Glibc
 
@@ -18,6 +19,9 @@ import Glibc
 /// handed over as is and sent as is, so the receiver sees a bad checksum or the send fails
 /// (EMSGSIZE). Use it on interfaces without those offloads (real NICs give finished checksums; the
 /// lab turns veth offloads off).
+///
+/// Fanout: `configuration.fanout` joins the handle's AF_PACKET socket (`pcap_fileno`) to a
+/// PACKET_FANOUT hash group, so `dromos run --io pcap --workers N` splits flows like AF_PACKET does.
 ///
 /// SIGINT: `receive` never blocks (non-blocking pcap_dispatch returns once the ring is empty or the
 /// budget is used), so a loop that checks a stop flag between batches stops without
@@ -80,6 +84,17 @@ public final class PcapLivePort {
                 throw PcapLiveError(interface: interface, call: "pcap_datalink",
                                     message: "link type \(name) (\(linkType)) is not Ethernet; Dromos handles Ethernet only")
             }
+            if let fanout = configuration.fanout {
+                // libpcap has no fanout call; its socket is a bound, activated AF_PACKET socket, which
+                // is all PACKET_FANOUT needs.
+                var value = UInt32(fanout.groupID) | UInt32(PACKET_FANOUT_HASH) << 16
+                let status = setsockopt(pcap_fileno(handle), Int32(SOL_PACKET), PACKET_FANOUT, &value,
+                                        socklen_t(MemoryLayout<UInt32>.size))
+                guard status == 0 else {
+                    throw PcapLiveError(interface: interface, call: "setsockopt(PACKET_FANOUT) on pcap_fileno",
+                                        message: String(cString: strerror(errno)))
+                }
+            }
             selectableDescriptor = descriptor
             nanosecondsPerTick = nano ? 1 : 1_000
         } catch {
@@ -95,6 +110,9 @@ public final class PcapLivePort {
         pcap_close(handle)
         scratch.deallocate()
     }
+
+    /// pcap_lib_version(), e.g. "libpcap version 1.10.5 (with TPACKET_V3)".
+    public static var libraryVersion: String { String(cString: pcap_lib_version()) }
 
     /// For a poll set over several ports; libpcap keeps ownership.
     public var fileDescriptor: Int32 { selectableDescriptor }
