@@ -21,6 +21,14 @@ import DromosWire
         #expect(config == expected)
     }
 
+    @Test func theReceiveRingIsChosenOnlyWhenGiven() throws {
+        #expect(try ConfigLoader.parse(yaml: oneService(webService), source: "t").receiveRing == nil)
+        let v3 = oneService(webService, top: "interface: eth0\ndatapath: { rx_ring: v3 }")
+        #expect(try ConfigLoader.parse(yaml: v3, source: "t").receiveRing == .v3)
+        let v2 = oneService(webService, top: "interface: eth0\ndatapath:\n  rx_ring: V2")
+        #expect(try ConfigLoader.parse(yaml: v2, source: "t").receiveRing == .v2)
+    }
+
     @Test func aHealthCheckWithoutAPortProbesTheServicePort() throws {
         let config = try ConfigLoader.parse(yaml: web(adding: "health: { type: tcp }"), source: "t")
         #expect(config.balancer.services[0].health == HealthCheckSpec(type: .tcp, port: 80))

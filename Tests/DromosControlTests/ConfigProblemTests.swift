@@ -8,7 +8,16 @@ import DromosControl
 
     @Test func unknownKeyAtTheTop() {
         #expect(problems("colour: red\n" + oneService(webService)) == [
-            "colour: is not a known key; expected one of: interface, mac, control, state, flows, services",
+            "colour: is not a known key; expected one of: interface, mac, control, state, flows, datapath, services",
+        ])
+    }
+
+    @Test func unknownReceiveRing() {
+        #expect(problems(oneService(webService, top: "interface: eth0\ndatapath: { rx_ring: v4 }")) == [
+            "datapath.rx_ring: must be one of v2, v3, got \"v4\"",
+        ])
+        #expect(problems(oneService(webService, top: "interface: eth0\ndatapath: { ring: v2 }")) == [
+            "datapath.ring: is not a known key; expected one of: rx_ring",
         ])
     }
 

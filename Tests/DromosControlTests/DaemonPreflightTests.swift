@@ -53,4 +53,22 @@ import Testing
         #expect(rule.script.contains("ip daddr { 203.0.113.10 } drop"))
         #expect(rule.script.contains("ip6 daddr { 2001:db8::53 } drop"))
     }
+
+    @Test func pcapRefusesReceiveCoalescingWithTheEthtoolFix() {
+        #expect(DaemonPreflight.pcapOffloadProblem(interface: "eth0", activeCoalescing: []) == nil)
+        let problem = DaemonPreflight.pcapOffloadProblem(interface: "eth0", activeCoalescing: ["gro", "rx-gro-hw"])
+        #expect(problem?.contains("ethtool -K eth0 gro off rx-gro-hw off") == true, "\(problem ?? "")")
+        #expect(problem?.contains("--io pcap") == true)
+    }
+
+    @Test func theAFPacketSettingsFollowTheRingKind() {
+        let v2 = DatapathSettings.afpacket(interface: "eth0", ring: .v2)
+        #expect(v2.version == .v2)
+        // Every V2 slot holds a 64 KiB super-frame; a block wastes less than one page.
+        #expect(v2.blockSize % 4_096 == 0 && v2.blockSize % v2.frameSize < 4_096)
+        #expect(v2.blockSize / v2.frameSize * v2.blockCount == 1_024)
+        let v3 = DatapathSettings.afpacket(interface: "eth0", ring: .v3)
+        #expect(v3.version == .v3 && v3.retireTimeoutMilliseconds == 1)
+        #expect(ReceiveRingKind.default == .v2)
+    }
 }
