@@ -242,3 +242,51 @@ final class PcapLivePortTests {
         #expect(result.contains("dromos-none0") && result.count > 45, "\(result)")
     }
 }
+
+/// `dromos run --io pcap --workers N`: libpcap handles joined to one PACKET_FANOUT group through
+/// `pcap_fileno` split the flows between them, each frame to exactly one handle, a flow to one handle.
+@Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: pcapLiveSkipReason)))
+final class PcapFanoutTests {
+    let lab = NetworkLab()
+
+    @Test func handlesInOneFanoutGroupSplitTheFlows() throws {
+        let a = try lab.namespace("a")
+        let b = try lab.namespace("b")
+        try lab.veth("a0", in: a, "b0", in: b)
+        for (namespace, interface) in [(a, "a0"), (b, "b0")] {
+            try lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+        }
+        let lab = self.lab
+        let result = try lab.onThread { namespaces in
+            try namespaces.enter(a)
+            var settings = PcapLiveConfiguration(interface: "a0")
+            settings.bufferSize = 4 << 20
+            settings.fanout = .init(groupID: UInt16.random(in: 1...0xfff0))
+            let ports = [try PcapLivePort(settings), try PcapLivePort(settings)]
+            let sender = try lab.start(b, Generator.raw(interface: "b0", count: 600, flows: 32, size: 110))
+            var counts = [0, 0]
+            // UDP source port → the handles that saw that flow.
+            var owners: [UInt16: Set<Int>] = [:]
+            let deadline = monotonicNanoseconds() + 20_000_000_000
+            while counts.reduce(0, +) < 600 && monotonicNanoseconds() < deadline {
+                var idle = true
+                for (index, port) in ports.enumerated() {
+                    let got = port.receive(budget: 64) { frame in
+                        guard isGenerated(frame.bytes), frame.bytes.count >= 36 else { return }
+                        counts[index] += 1
+                        let sourcePort = UInt16(frame.bytes[34]) << 8 | UInt16(frame.bytes[35])
+                        owners[sourcePort, default: []].insert(index)
+                    }
+                    if got > 0 { idle = false }
+                }
+                if idle { _ = try? ports[0].waitForFrames(timeoutMilliseconds: 5) }
+            }
+            try sender.finish()
+            return (counts, owners)
+        }
+        let (counts, owners) = result
+        #expect(counts.reduce(0, +) == 600, "\(counts)")
+        #expect(counts[0] > 0 && counts[1] > 0, "both handles get flows: \(counts)")
+        #expect(owners.count == 32 && owners.values.allSatisfy { $0.count == 1 }, "a flow stays on one handle: \(owners)")
+    }
+}
