@@ -19,9 +19,20 @@ final class DaemonEndToEndTests {
     }
 
     struct Topology {
+        var bridge: String
         var client: String
         var balancer: String
         var backends: [String]
+    }
+
+    /// `--io pcap` has no vnet header: the lab turns off what would hand lb0 super-frames or partial
+    /// checksums — GRO/LRO on lb0 itself (the daemon refuses to start otherwise) and segmentation and
+    /// checksum offload on its bridge-side peer plb, so the kernel segments and checksums the client's
+    /// frames before they enter lb0, as a real NIC would deliver them.
+    func prepare(_ net: Topology, for io: String) throws {
+        guard io == "pcap" else { return }
+        try lab.exec(net.balancer, ["ethtool", "-K", "lb0", "gro", "off", "lro", "off"])
+        try lab.exec(net.bridge, ["ethtool", "-K", "plb", "tx", "off", "tso", "off", "gso", "off"])
     }
 
     func topology(ipv6: Bool = false) throws -> Topology {
@@ -52,7 +63,7 @@ final class DaemonEndToEndTests {
         }
         try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", "198.18.0.2"])
         if ipv6 { try lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "via", "2001:db8:18::2"]) }
-        return Topology(client: client, balancer: balancer, backends: backends)
+        return Topology(bridge: bridge, client: client, balancer: balancer, backends: backends)
     }
 
     func writeConfig(to url: URL = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString).yaml"),
@@ -111,9 +122,11 @@ final class DaemonEndToEndTests {
         throw LabError(description: "dromos run did not start within \(seconds) s")
     }
 
-    @Test func shortConnectionsThroughTheVIPReachBothBackendsAndRepliesBypassTheBalancer() throws {
+    @Test(arguments: ["afpacket", "pcap"])
+    func shortConnectionsThroughTheVIPReachBothBackendsAndRepliesBypassTheBalancer(io: String) throws {
         let started = Date()
         let net = try topology()
+        try prepare(net, for: io)
         let config = try writeConfig()
         defer { try? FileManager.default.removeItem(at: config) }
         let servers = try net.backends.enumerated().map { index, backend in
@@ -123,7 +136,7 @@ final class DaemonEndToEndTests {
         let capture = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString).pcap")
         defer { try? FileManager.default.removeItem(at: capture) }
         let tcpdump = try lab.start(net.balancer, ["tcpdump", "-i", "lb0", "-n", "-U", "-w", capture.path, "tcp"])
-        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
+        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
         defer { if daemon.isRunning { daemon.process.terminate(); waitForExit(daemon) } }
         try waitUntilRunning(daemon)
         #expect(try lab.exec(net.balancer, ["nft", "list", "tables"]).contains("netdev dromos"))
@@ -177,14 +190,17 @@ final class DaemonEndToEndTests {
         let fromCount = fromVIP.split(separator: "\n").count
         #expect(toCount >= 200 * 3, "client→VIP frames seen on the balancer: \(toCount)")
         #expect(fromCount == 0, "VIP→client frames seen on the balancer: \(fromCount)")
-        print("daemon end-to-end: \(answers), \(toCount) client→VIP frames and \(fromCount) VIP→client frames on lb0, "
+        #expect(log.contains("datapath: \(io == "pcap" ? "libpcap" : "AF_PACKET")"), "the I/O in use is logged: \(log)")
+        print("daemon end-to-end (\(io)): \(answers), \(toCount) client→VIP frames and \(fromCount) VIP→client frames on lb0, "
               + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 
     /// The same with an IPv6 VIP (VIP /128 on the backends' lo; the client routes it via the balancer).
-    @Test func ipv6VIPConnectionsReachBothBackendsAndRepliesBypassTheBalancer() throws {
+    @Test(arguments: ["afpacket", "pcap"])
+    func ipv6VIPConnectionsReachBothBackendsAndRepliesBypassTheBalancer(io: String) throws {
         let started = Date()
         let net = try topology(ipv6: true)
+        try prepare(net, for: io)
         let config = try writeConfig(ipv6: true)
         defer { try? FileManager.default.removeItem(at: config) }
         let servers = try net.backends.enumerated().map { index, backend in
@@ -194,7 +210,7 @@ final class DaemonEndToEndTests {
         let capture = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString).pcap")
         defer { try? FileManager.default.removeItem(at: capture) }
         let tcpdump = try lab.start(net.balancer, ["tcpdump", "-i", "lb0", "-n", "-U", "-w", capture.path, "tcp"])
-        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
+        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
         defer { if daemon.isRunning { daemon.process.terminate(); waitForExit(daemon) } }
         try waitUntilRunning(daemon)
 
@@ -214,7 +230,21 @@ final class DaemonEndToEndTests {
         let fromCount = try NetworkLab.run(["tcpdump", "-r", capture.path, "-n", "src host \(Self.vip6)"]).split(separator: "\n").count
         #expect(toCount >= 100 * 3, "client→VIP frames seen on the balancer: \(toCount)")
         #expect(fromCount == 0, "VIP→client frames seen on the balancer: \(fromCount)")
-        print("daemon end-to-end (IPv6): \(result.answers), \(toCount) client→VIP and \(fromCount) VIP→client frames on lb0, "
+        print("daemon end-to-end (IPv6, \(io)): \(result.answers), \(toCount) client→VIP and \(fromCount) VIP→client frames on lb0, "
               + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// `--io pcap` on an interface with GRO on: refused before anything is installed, with the fix.
+    @Test func pcapRefusesAnInterfaceThatCoalescesWithTheEthtoolFix() throws {
+        let net = try topology()
+        try lab.exec(net.balancer, ["ethtool", "-K", "lb0", "gro", "on"])
+        let config = try writeConfig()
+        defer { try? FileManager.default.removeItem(at: config) }
+        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--io", "pcap"])
+        #expect(waitForExit(daemon), "dromos run --io pcap should refuse and exit")
+        let log = (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? ""
+        #expect(daemon.process.terminationStatus == 1, "\(log)")
+        #expect(log.contains("ethtool -K lb0 gro off"), "\(log)")
+        #expect(!(try lab.exec(net.balancer, ["nft", "list", "tables"]).contains("dromos")))
     }
 }
