@@ -18,6 +18,7 @@ import DromosControl
               tcp_fin_timeout: 1m
               udp_timeout: 2m
               fragment_timeout: 15s
+            # datapath: rx_ring: v2 (the default; dromos run --rx-ring overrides)
             services:
               - name: web  # tcp 203.0.113.10:80
                 vip: 203.0.113.10
@@ -59,6 +60,7 @@ import DromosControl
               tcp_fin_timeout: 2m
               udp_timeout: 5m
               fragment_timeout: 30s
+            # datapath: rx_ring: v2 (the default; dromos run --rx-ring overrides)
             services:
               - name: web  # tcp 203.0.113.10:80
                 vip: 203.0.113.10
@@ -77,7 +79,8 @@ import DromosControl
         // Names YAML would read as null or a boolean when printed plain.
         let nullName = web(replacing: "name", with: "name: \"null\"")
         let trueName = web(replacing: "name", with: "name: \"True\"")
-        for yaml in [exampleConfig, web(adding: "scheduler: rr"), odd, nullName, trueName] {
+        let v3 = oneService(webService, top: "interface: eth0\ndatapath: { rx_ring: v3 }")
+        for yaml in [exampleConfig, web(adding: "scheduler: rr"), odd, nullName, trueName, v3] {
             let config = try ConfigLoader.parse(yaml: yaml, source: "t")
             #expect(try ConfigLoader.parse(yaml: ConfigSummary.text(config), source: "normalized") == config)
         }
@@ -88,7 +91,7 @@ import DromosControl
         #expect(ConfigSummary.json(config) == """
             {"interface": "eth0", "mac": null, "control": {"socket": "/run/dromos/control.sock", "group": null}, \
             "state": null, "flows": {"capacity": 1048576, "tcp_timeout_ms": 900000, "tcp_fin_timeout_ms": 120000, \
-            "udp_timeout_ms": 300000, "fragment_timeout_ms": 30000}, "services": [{"name": "web", \
+            "udp_timeout_ms": 300000, "fragment_timeout_ms": 30000}, "datapath": {"rx_ring": null}, "services": [{"name": "web", \
             "key": "tcp 203.0.113.10:80", "vip": "203.0.113.10", "port": 80, "protocol": "tcp", "scheduler": "maglev", \
             "maglev_table_size": 65537, "health": {"type": "tcp", "port": 80, "interval_ms": 2000, "timeout_ms": 1000, \
             "rise": 2, "fall": 3}, "backends": [{"address": "198.18.1.11", "weight": 1, "mac": null}]}]}

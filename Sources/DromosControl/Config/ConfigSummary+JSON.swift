@@ -21,6 +21,9 @@ extension ConfigSummary {
         root.add("control", .object(control))
         root.add("state", .optionalString(config.statePath))
         root.add("flows", .object(flowObject))
+        var datapath = JSONLine()
+        datapath.add("rx_ring", .optionalString(config.receiveRing?.rawValue))
+        root.add("datapath", .object(datapath))
         root.add("services", .array(config.balancer.services.map(serviceValue)))
         return root.encoded + "\n"
     }

@@ -24,6 +24,11 @@ public enum ConfigSummary {
         lines.append("  tcp_fin_timeout: \(DurationText.format(milliseconds: flows.tcpClosingTimeoutMilliseconds))")
         lines.append("  udp_timeout: \(DurationText.format(milliseconds: flows.udpTimeoutMilliseconds))")
         lines.append("  fragment_timeout: \(DurationText.format(milliseconds: flows.fragmentTimeoutMilliseconds))")
+        if let ring = config.receiveRing {
+            lines += ["datapath:", "  rx_ring: \(ring.rawValue)"]
+        } else {
+            lines.append("# datapath: rx_ring: \(ReceiveRingKind.default.rawValue) (the default; dromos run --rx-ring overrides)")
+        }
         lines.append("services:")
         for service in services { lines += serviceLines(service) }
         return lines.joined(separator: "\n") + "\n"
