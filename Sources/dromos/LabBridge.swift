@@ -1,4 +1,5 @@
 import ArgumentParser
+import DromosControl
 import DromosIO
 import Glibc
 
@@ -71,8 +72,8 @@ struct LabBridge: ParsableCommand {
         try reportingFailure("lab-bridge") {
             if io == "pcap" { return try runPcap() }
             func configuration(_ interface: String) -> AFPacketConfiguration {
-                var configuration = AFPacketConfiguration(interface: interface)
-                configuration.version = rx == "v2" ? .v2 : .v3
+                // The ring geometry `dromos run` uses for this ring kind, so the bench measures it.
+                var configuration = DatapathSettings.afpacket(interface: interface, ring: rx == "v2" ? .v2 : .v3)
                 configuration.transmitMode = tx == "sendmmsg" ? .sendmmsg : .ring
                 configuration.retireTimeoutMilliseconds = retire
                 configuration.qdiscBypass = qdiscBypass
