@@ -21,8 +21,15 @@ public protocol PacketPort: AnyObject {
     /// Reads the kernel's counters into the port's statistics; a failure leaves the previous figures
     /// (they are reports, not decisions). Off the per-frame path.
     func refreshKernelStatistics()
+    /// Frames `transmit` could not send since the port opened (full queue, too large for the link…):
+    /// read once per batch by the worker, so the daemon can say so rather than drop them silently.
+    var framesNotSent: UInt64 { get }
+    /// Frames received cut short (larger than a ring slot or the snapshot length), never handed over.
+    var framesTruncated: UInt64 { get }
 }
 
 extension AFPacketPort: PacketPort {
     public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
+    public var framesNotSent: UInt64 { tx.counters.ringFull &+ tx.counters.queueFull &+ tx.counters.tooLarge }
+    public var framesTruncated: UInt64 { rx.counters.truncated }
 }

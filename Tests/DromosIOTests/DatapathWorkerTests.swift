@@ -47,6 +47,32 @@ final class DatapathWorkerTests {
         }
     }
 
+    /// Frames the port cut short reach the worker's counters (the daemon warns about them): V2 slots
+    /// of 256 bytes against 600-byte frames.
+    @Test func framesCutShortByThePortAreCounted() throws {
+        let a = try lab.namespace("a")
+        let b = try lab.namespace("b")
+        try lab.veth("a0", in: a, "b0", in: b)
+        let lab = self.lab
+        let counters = try lab.onThread { namespaces in
+            try namespaces.enter(a)
+            var settings = testConfiguration("a0", version: .v2)
+            settings.frameSize = 256
+            let table = try ForwardingTable(generation: 1, services: [])
+            let worker = DatapathWorker(index: 0, port: try AFPacketPort(settings),
+                                        balancer: BalancerWorker(table: table, flowTable: FlowTableSpec(capacity: 1_024)),
+                                        publisher: TablePublisher(table))
+            try lab.exec(b, Generator.raw(interface: "b0", count: 50, size: 600))
+            let deadline = monotonicNanoseconds() + 10_000_000_000
+            while worker.counters.truncated < 50 && monotonicNanoseconds() < deadline {
+                if worker.runBatch(now: monotonicMilliseconds()) == 0 { _ = try? worker.port.waitForFrames(timeoutMilliseconds: 5) }
+            }
+            return worker.counters
+        }
+        #expect(counters.truncated >= 50, "\(counters)")
+        #expect(counters.forwarded == 0 && counters.notSent == 0)
+    }
+
     func forwardsEverythingWithoutAllocating<Port: PacketPort & SendableMetatype>(
         offloadsOff: Bool, open: @escaping @Sendable (String, UInt16) throws -> Port,
         view: @escaping @Sendable (Port, UInt64) -> KernelView
@@ -105,6 +131,7 @@ final class DatapathWorkerTests {
         #expect(counters.received == counters.forwarded + counters.passed + counters.dropped + counters.outgoing)
         #expect(kernel.transmitted == counters.forwarded)
         #expect(counters.adoptions == 1)
+        #expect(counters.notSent == 0 && counters.truncated == 0)
         #expect(adopted)
     }
 }

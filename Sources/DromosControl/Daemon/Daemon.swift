@@ -99,6 +99,7 @@ public final class Daemon: @unchecked Sendable {
         logger.info("running: \(workerCount) worker(s) on \(config.interface) (\(settings.io.rawValue)), \(config.balancer.services.count) service(s), table generation \(generation)")
 
         var current = config
+        var reported = (notSent: UInt64(0), truncated: UInt64(0))
         var info = siginfo_t()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
@@ -107,6 +108,7 @@ public final class Daemon: @unchecked Sendable {
                 logger.info("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
                 break
             }
+            reported = reportLostFrames(since: reported)
             guard signal == SIGHUP else { continue }
             logger.info("received SIGHUP: reloading \(configPath)")
             switch load(expectInterface: current.interface) {
@@ -136,7 +138,7 @@ public final class Daemon: @unchecked Sendable {
         for thread in threads { pthread_join(thread, nil) }
         threads = []
         let totals = counters
-        logger.info("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), passed \(totals.passed), dropped \(totals.dropped)")
+        logger.info("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), passed \(totals.passed), dropped \(totals.dropped), not sent \(totals.notSent), received cut short \(totals.truncated)")
         if workerCounters.count > 1 {
             let spread = workerCounters.enumerated().map { index, shared in
                 let counters = shared.load()
@@ -151,6 +153,23 @@ public final class Daemon: @unchecked Sendable {
             throw Failure(lines: ["could not remove the nftables table (remove it with: nft delete table netdev "
                                   + "\(KernelDropRule.tableName)): \(error.description)"])
         }
+    }
+
+    /// At most once per signal-loop wake-up (about a second apart): frames the ports received cut short
+    /// or could not send since the last report, with what usually causes it. Returns the new totals.
+    private func reportLostFrames(since reported: (notSent: UInt64, truncated: UInt64)) -> (notSent: UInt64, truncated: UInt64) {
+        let totals = counters
+        let pcapCause = "with --io pcap usually super-frames larger than the MTU from a sender's TSO/GSO on a veth or "
+            + "tap (turn its segmentation offload off: ethtool -K PEER tso off gso off), or use --io afpacket"
+        if totals.truncated > reported.truncated {
+            let cause = settings.io == .pcap ? pcapCause : "frames larger than an RX slot"
+            logger.warning("\(totals.truncated &- reported.truncated) received frame(s) were cut short and not forwarded (\(totals.truncated) in all): \(cause)")
+        }
+        if totals.notSent > reported.notSent {
+            let cause = settings.io == .pcap ? pcapCause : "the TX ring or socket queue was full, or a frame was larger than a TX slot"
+            logger.warning("\(totals.notSent &- reported.notSent) forwarded frame(s) could not be sent (\(totals.notSent) in all): \(cause)")
+        }
+        return (totals.notSent, totals.truncated)
     }
 
     /// Opens one port per worker (all or none) and returns, per worker, what starts its thread.

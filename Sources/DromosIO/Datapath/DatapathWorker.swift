@@ -13,6 +13,10 @@ public struct DatapathCounters: Sendable, Equatable {
     public var outgoing: UInt64 = 0
     public var expired: UInt64 = 0
     public var adoptions: UInt64 = 0
+    /// Forwarded frames the port could not send (`PacketPort.framesNotSent`).
+    public var notSent: UInt64 = 0
+    /// Frames the port received cut short and never handed over (`PacketPort.framesTruncated`).
+    public var truncated: UInt64 = 0
     public init() {}
 
     public static func + (lhs: Self, rhs: Self) -> Self {
@@ -25,6 +29,8 @@ public struct DatapathCounters: Sendable, Equatable {
         sum.outgoing &+= rhs.outgoing
         sum.expired &+= rhs.expired
         sum.adoptions &+= rhs.adoptions
+        sum.notSent &+= rhs.notSent
+        sum.truncated &+= rhs.truncated
         return sum
     }
 }
@@ -34,7 +40,8 @@ public struct DatapathCounters: Sendable, Equatable {
 public final class SharedCounters: Sendable {
     let batches = Atomic<UInt64>(0), received = Atomic<UInt64>(0), forwarded = Atomic<UInt64>(0)
     let passed = Atomic<UInt64>(0), dropped = Atomic<UInt64>(0), outgoing = Atomic<UInt64>(0)
-    let expired = Atomic<UInt64>(0), adoptions = Atomic<UInt64>(0)
+    let expired = Atomic<UInt64>(0), adoptions = Atomic<UInt64>(0), notSent = Atomic<UInt64>(0)
+    let truncated = Atomic<UInt64>(0)
 
     func store(_ counters: DatapathCounters) {
         batches.store(counters.batches, ordering: .relaxed)
@@ -45,6 +52,8 @@ public final class SharedCounters: Sendable {
         outgoing.store(counters.outgoing, ordering: .relaxed)
         expired.store(counters.expired, ordering: .relaxed)
         adoptions.store(counters.adoptions, ordering: .relaxed)
+        notSent.store(counters.notSent, ordering: .relaxed)
+        truncated.store(counters.truncated, ordering: .relaxed)
     }
 
     public func load() -> DatapathCounters {
@@ -57,6 +66,8 @@ public final class SharedCounters: Sendable {
         counters.outgoing = outgoing.load(ordering: .relaxed)
         counters.expired = expired.load(ordering: .relaxed)
         counters.adoptions = adoptions.load(ordering: .relaxed)
+        counters.notSent = notSent.load(ordering: .relaxed)
+        counters.truncated = truncated.load(ordering: .relaxed)
         return counters
     }
 }
@@ -150,6 +161,8 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
         local.outgoing &+= outgoing
         local.expired &+= UInt64(balancer.expire(now: now, budget: expireBudget))
         if follower.follow(balancer) { local.adoptions &+= 1 }
+        local.notSent = port.framesNotSent
+        local.truncated = port.framesTruncated
         shared.store(local)
         return received
     }

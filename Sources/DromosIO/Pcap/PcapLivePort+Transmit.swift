@@ -28,4 +28,6 @@ extension PcapLivePort {
 
 extension PcapLivePort: PacketPort {
     public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
+    public var framesNotSent: UInt64 { tx.transmitFailed }
+    public var framesTruncated: UInt64 { rx.truncated }
 }
