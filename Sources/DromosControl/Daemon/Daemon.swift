@@ -127,6 +127,10 @@ public final class Daemon: @unchecked Sendable {
                     }
                     publisher.publish(newTable)
                     generation = next
+                    if loaded.0.receiveRing != current.receiveRing {
+                        // The rings exist for the life of the ports; swapping them would drop what they hold.
+                        logger.notice("datapath.rx_ring changed: it takes effect at the next start, not on reload")
+                    }
                     current = loaded.0
                     logger.info("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
                 } catch {
