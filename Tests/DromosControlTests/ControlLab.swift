@@ -22,6 +22,11 @@ final class ControlLab: @unchecked Sendable {
     let pendingFrames = Mutex<[[UInt8]]>([])
     let stopping = Atomic<Bool>(false)
     var plane: ControlPlane!
+    /// The worker's mailbox, for a second reader (the metrics endpoint).
+    var mailbox: WorkerMailbox?
+    func readerAsk(_ request: ReportRequest) -> [WorkerReport] {
+        [mailbox?.ask(request, timeoutMilliseconds: 1_000)].compactMap { $0 }
+    }
     var server: ControlServer!
     var worker: Thread?
     let workerStopped = Atomic<Bool>(false)
@@ -81,6 +86,7 @@ final class ControlLab: @unchecked Sendable {
         let log: @Sendable (String) -> Void = { [self] line in self.logLines.withLock { $0.append(line) } }
         plane = try ControlPlane(pool: pool, configServices: config.balancer.services, stateFile: stateFile, hooks: hooks, log: log)
         let mailbox = WorkerMailbox()
+        self.mailbox = mailbox
         startWorker(mailbox: mailbox)
         let reader = DatapathReader(
             workerCount: 1, counters: { DatapathCounters() },

@@ -129,8 +129,18 @@ public final class ControlServer: Sendable {
         }
     }
 
+    /// A turned-away connection: told why, then read to its end (for at most a second) before it is
+    /// closed, because closing with the client's request unread would reset the connection and the
+    /// client could lose the answer that says why.
+    private struct Lingering {
+        var descriptor: Int32
+        var deadline: UInt64
+    }
+    static let lingeringLimit = 64
+
     private func serve() {
         var clients: [Client] = []
+        var lingering: [Lingering] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while !stopping.load(ordering: .acquiring) {
             var descriptors = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
@@ -138,6 +148,7 @@ public final class ControlServer: Sendable {
                 let events = Int16(POLLIN) | (client.output.isEmpty ? 0 : Int16(POLLOUT))
                 descriptors.append(pollfd(fd: client.descriptor, events: events, revents: 0))
             }
+            for turnedAway in lingering { descriptors.append(pollfd(fd: turnedAway.descriptor, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&descriptors, nfds_t(descriptors.count), 100)
             let now = monotonicNow()
             if ready > 0 {
@@ -146,7 +157,16 @@ public final class ControlServer: Sendable {
                     if events & Int16(POLLIN | POLLHUP | POLLERR) != 0 { receive(client, &chunk, now: now) }
                     if !client.output.isEmpty { flush(client) }
                 }
-                if descriptors[0].revents & Int16(POLLIN) != 0 { accept(into: &clients, now: now) }
+                for (index, turnedAway) in lingering.enumerated() where descriptors[clients.count + 1 + index].revents != 0 {
+                    let count = chunk.withUnsafeMutableBytes { recv(turnedAway.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) { lingering[index].deadline = 0 }
+                }
+                if descriptors[0].revents & Int16(POLLIN) != 0 { accept(into: &clients, lingering: &lingering, now: now) }
+            }
+            lingering.removeAll { turnedAway in
+                guard now >= turnedAway.deadline else { return false }
+                close(turnedAway.descriptor)
+                return true
             }
             for client in clients where !client.closing && now &- client.lastActivity > UInt64(limits.idleMilliseconds) {
                 client.output += Array((ControlService.refusal("idle for \(limits.idleMilliseconds / 1_000) s: closing") + "\n").utf8)
@@ -161,9 +181,10 @@ public final class ControlServer: Sendable {
             }
         }
         for client in clients { close(client.descriptor) }
+        for turnedAway in lingering { close(turnedAway.descriptor) }
     }
 
-    private func accept(into clients: inout [Client], now: UInt64) {
+    private func accept(into clients: inout [Client], lingering: inout [Lingering], now: UInt64) {
         while true {
             let descriptor = Glibc.accept(listener, nil, nil)
             guard descriptor >= 0 else { return }
@@ -171,7 +192,12 @@ public final class ControlServer: Sendable {
             UnixSocket.setNonBlocking(descriptor)
             if let refusal = admissionProblem(descriptor, clients: clients.count) {
                 _ = send(descriptor, refusal + "\n", refusal.utf8.count + 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-                close(descriptor)
+                shutdown(descriptor, Int32(SHUT_WR))
+                if lingering.count < Self.lingeringLimit {
+                    lingering.append(Lingering(descriptor: descriptor, deadline: now &+ 1_000))
+                } else {
+                    close(descriptor)
+                }
                 continue
             }
             clients.append(Client(descriptor, now: now))

@@ -107,8 +107,9 @@ public final class Daemon: @unchecked Sendable {
             workers = []
             throw Failure(lines: ["cannot open the AF_PACKET port on \(config.interface): \(error)"])
         }
-        // The control socket before the rule: a socket in use means another daemon, and stops us here.
+        // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
         let server: ControlServer
+        var metrics: MetricsServer? = nil
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
@@ -118,18 +119,29 @@ public final class Daemon: @unchecked Sendable {
             workers = []
             throw Failure(lines: [error.message])
         }
+        if let listen = config.metricsListen {
+            do {
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: .workers(workers)))
+            } catch {
+                server.stop()
+                workers = []
+                throw Failure(lines: [error.message])
+            }
+        }
         do { try rule.install() } catch {
             workers = []
             server.stop()
+            metrics?.stop()
             throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
         }
         log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
             + rule.vips.map(\.description).joined(separator: ", "))
         for worker in workers { threads.append(startThread(worker)) }
         server.start()
+        metrics?.start()
         log("running: \(workerCount) worker(s) on \(config.interface) (AF_PACKET fanout group \(group.groupID)), "
             + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
-            + "control socket \(config.controlSocket)")
+            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? ""))
 
         var info = siginfo_t()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
@@ -150,6 +162,7 @@ public final class Daemon: @unchecked Sendable {
             }
         }
         server.stop()
+        metrics?.stop()
         stopWorkers()
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
