@@ -66,6 +66,7 @@ final class ControlEndToEndTests {
         let yaml = """
             interface: lb0
             control: { socket: \(socket) }
+            metrics: { listen: 127.0.0.1:9469 }
             state: \(directory.appendingPathComponent("state/state.yaml").path)
             services:
               - name: web
@@ -172,6 +173,12 @@ final class ControlEndToEndTests {
         let stats = try ctl(["stats", "--json"])
         #expect(stats.status == 0 && stats.output.contains("\"workers_answered\": 2"), "\(stats)")
         #expect(stats.output.contains("\"address\": \"\(keptAddress)\", \"packets\": "), "\(stats.output)")
+        // The Prometheus endpoint, on the balancer namespace's loopback.
+        let scrape = try lab.exec(net.balancer, [Services.python, "-c",
+            "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9469/metrics', timeout=5).read().decode())"])
+        #expect(scrape.contains("dromos_backend_packets_total{service=\"web\",backend=\"\(keptAddress)\"}"), "\(scrape.prefix(2_000))")
+        #expect(scrape.contains("dromos_workers_answered 2.0") && scrape.contains("dromos_ring_drops_total "), "\(scrape.prefix(2_000))")
+        #expect(!scrape.contains("backend=\"\(otherAddress)\""), "the removed backend's series are gone")
         let flows = try ctl(["flows", "web", "--limit", "5"])
         #expect(flows.status == 0 && flows.output.contains("SRC") && flows.output.contains(DaemonEndToEndTests.vip), "\(flows)")
         let bad = try ctl(["backend", "remove", "web", "198.18.0.99"])
