@@ -243,3 +243,56 @@ final class ResultList: @unchecked Sendable {
     func add(_ item: String) { lock.withLock { list.append(item) } }
     var items: [String] { lock.withLock { list } }
 }
+
+/// The entry point for neighbor resolution, and `dromos ctl`'s tables.
+@Suite(.serialized)
+final class ControlNeighborAndTextTests {
+    let lab: ControlLab
+
+    init() throws {
+        lab = try ControlLab()
+        try lab.start()
+    }
+
+    @Test func aResolvedNeighborMakesABackendWithoutAStaticMACUsable() throws {
+        // The lab's host rules allow a backend without a MAC (the daemon's refuse it until ARP exists).
+        #expect(try lab.ask(#"{"command": "backend add", "service": "web", "address": "198.18.0.13"}"#).isOK)
+        let address = try IPAddress(parsing: "198.18.0.13")
+        let unresolved = try lab.ask(#"{"command": "backends", "service": "web"}"#)["backends"]?.items.last
+        #expect(unresolved?["state"]?.text == "unresolved" && unresolved?["mac"] == .null, "\(String(describing: unresolved))")
+        #expect(lab.plane.running.table.usableBackends(service: 0).count == 2)
+
+        let mac = try MACAddress(parsing: "02:00:00:00:01:13")
+        #expect(lab.plane.updateNeighbor(address: address, mac: mac))
+        #expect(lab.plane.running.generation == 3 && lab.plane.publisher.snapshot().table.generation == 3)
+        #expect(lab.plane.running.table.usableBackends(service: 0).count == 3)
+        let resolved = try lab.ask(#"{"command": "backends", "service": "web"}"#)["backends"]?.items.last
+        #expect(resolved?["state"]?.text == "active" && resolved?["mac"]?.text == "02:00:00:00:01:13")
+        #expect(!lab.plane.updateNeighbor(address: address, mac: mac), "the same MAC again publishes nothing")
+        // A static MAC wins over a resolved one.
+        #expect(!lab.plane.updateNeighbor(address: try IPAddress(parsing: "198.18.0.11"), mac: mac))
+        #expect(lab.plane.running.table.backendMAC(0) == (try MACAddress(parsing: ControlLab.backendMACs[0])))
+        // Resolved MACs survive later changes, and are not written to the state file.
+        #expect(try lab.ask(#"{"command": "backend weight", "service": "web", "address": "198.18.0.12", "weight": 2}"#).isOK)
+        #expect(lab.plane.running.table.usableBackends(service: 0).count == 3)
+        #expect(!lab.stateFileText.contains("02:00:00:00:01:13"))
+    }
+
+    @Test func ctlTablesLineUpAndSayWhatIsMissing() throws {
+        lab.sendSYNs(count: 2)
+        let backends = ControlReplyText.render(command: "backends", reply: try lab.ask(#"{"command": "backends", "service": "web"}"#))
+        #expect(backends == """
+            ADDRESS      WEIGHT  STATE   MAC
+            198.18.0.11  1       active  02:00:00:00:01:11
+            198.18.0.12  1       active  02:00:00:00:01:12
+
+            """, "\(backends)")
+        let stats = ControlReplyText.render(command: "stats", reply: try lab.ask(#"{"command": "stats"}"#))
+        #expect(stats.contains("SERVICE  ADDRESS      PACKETS  BYTES  NEW_FLOWS  ACTIVE_FLOWS\nweb      198.18.0.11  1        54     1          1\n"),
+                "\(stats)")
+        let empty = ControlReplyText.render(command: "flows", reply: try JSONReader.parse(#"{"ok": true, "flows": []}"#))
+        #expect(empty.hasSuffix("(none)\n"))
+        let change = ControlReplyText.render(command: "backend drain", reply: try JSONReader.parse(#"{"ok": true, "generation": 4}"#))
+        #expect(change == "ok: table generation 4\n")
+    }
+}

@@ -187,6 +187,15 @@ final class ControlEndToEndTests {
         unreachable.process.waitUntilExit()
         #expect(unreachable.process.terminationStatus == 1)
 
+        // A service added at run time widens the drop rule to its VIP; removing it narrows it again.
+        let add = try ctl(["service", "add", "api", "--vip", "203.0.113.20", "--port", "8080", "--scheduler", "rr",
+                           "--backend", "\(keptAddress),mac=\(DaemonEndToEndTests.backendMACs[kept == "s1" ? 0 : 1]),weight=2"])
+        #expect(add.status == 0, "\(add)")
+        #expect(try lab.exec(net.balancer, ["nft", "list", "table", "netdev", "dromos"]).contains("203.0.113.20"))
+        #expect(try ctl(["services"]).output.contains("api   203.0.113.20"), "the services table lists it")
+        #expect(try ctl(["service", "remove", "api"]).status == 0)
+        #expect(!(try lab.exec(net.balancer, ["nft", "list", "table", "netdev", "dromos"]).contains("203.0.113.20")))
+
         let log = stopDaemon(daemon)
         #expect(log.contains("control: backend drain web \(keptAddress) accepted: table generation 2"), "\(log)")
         #expect(!FileManager.default.fileExists(atPath: socket), "the socket file is removed at stop")
@@ -197,6 +206,16 @@ final class ControlEndToEndTests {
         #expect(restarted.contains("restored the running pool"), "\(restarted)")
         let after = try base.connections(net.client, count: 20)
         #expect(after.failures.isEmpty && after.answers == [kept: 20], "\(after)")
+        // Adding the other backend back, then `reload`: the config file's pool again, both backends.
+        let readd = try ctl(["backend", "add", "web", otherAddress, "--weight", "2",
+                             "--mac", DaemonEndToEndTests.backendMACs[kept == "s1" ? 1 : 0]])
+        #expect(readd.status == 0, "\(readd)")
+        #expect(try ctl(["backends", "web", "--json"]).output.contains("\"address\": \"\(otherAddress)\", \"weight\": 2"))
+        let reload = try ctl(["reload"])
+        #expect(reload.status == 0, "\(reload)")
+        #expect(try ctl(["backends", "web", "--json"]).output.contains("\"address\": \"\(otherAddress)\", \"weight\": 1"))
+        let reloaded = try base.connections(net.client, count: 20)
+        #expect(reloaded.failures.isEmpty && reloaded.answers.count == 2, "\(reloaded)")
         _ = stopDaemon(daemon)
         print("control end-to-end: drained \(kept), long connection \(answers), \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
