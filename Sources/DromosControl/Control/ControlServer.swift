@@ -81,7 +81,7 @@ public final class ControlServer: Sendable {
 
     /// Stops the thread, closes every connection and removes the socket file.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         thread.withLock { running in
             if let thread = running.take() { thread.join() }
         }

@@ -92,7 +92,12 @@ public struct JSONFields {
     static func integer(_ value: ParsedJSON, _ name: String, _ range: ClosedRange<Int>) throws(ControlError) -> Int {
         guard case .number(let number) = value, number.rounded() == number,
               number >= Double(range.lowerBound), number <= Double(range.upperBound) else {
-            let got = { if case .number(let number) = value { return "\(number)" } else { return value.kind } }()
+            let got: String
+            if case .number(let number) = value {
+                got = number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : "\(number)"
+            } else {
+                got = value.kind
+            }
             throw ControlError("field \"\(name)\" must be an integer from \(range.lowerBound) to \(range.upperBound), got \(got)")
         }
         return Int(number)

@@ -59,7 +59,7 @@ public final class MetricsServer: Sendable {
     }
 
     public func stop() {
-        stopping.store(true, ordering: .releasing)
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         thread.withLock { running in
             if let thread = running.take() { thread.join() }
         }
