@@ -23,4 +23,25 @@ import Testing
     @Test func refusesInvalidUTF8() {
         #expect { try JSONReader.parse([0x22, 0xFF, 0x22]) } throws: { "\($0)".contains("not valid UTF-8") }
     }
+
+    /// Never traps: random bytes, and valid requests cut at every length or with one byte changed.
+    @Test func anyBytesAreReadOrRefusedWithoutTrapping() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]:,"\/ \u0041e-+.0123456789truefalsn"#.utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xFF]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            let bytes = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            _ = try? JSONReader.parse(bytes)
+        }
+        let request = Array(#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "weight": 2, "x": [1.5e3, null, true, "\u00e9"]}"#.utf8)
+        for cut in 0...request.count { _ = try? JSONReader.parse(Array(request[..<cut])) }
+        for index in request.indices {
+            for replacement: UInt8 in [0x00, 0x22, 0x5C, 0x7B, 0x7D, 0xFF] {
+                var changed = request
+                changed[index] = replacement
+                _ = try? JSONReader.parse(changed)
+            }
+        }
+        #expect(throws: Never.self) { try JSONReader.parse(request) }
+    }
 }
