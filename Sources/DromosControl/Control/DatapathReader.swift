@@ -30,14 +30,13 @@ public struct DatapathReader: Sendable {
         self.ask = ask
     }
 
-    /// For workers that live in this process; each is asked in turn with the same bounded wait.
-    public static func workers(_ workers: [DatapathWorker], timeoutMilliseconds: Int = 250) -> DatapathReader {
-        let mailboxes = workers.map(\.mailbox)
-        let shared = workers
-        return DatapathReader(
-            workerCount: workers.count,
-            counters: { shared.reduce(DatapathCounters()) { $0 + $1.counters } },
-            ask: { request in mailboxes.compactMap { $0.ask(request, timeoutMilliseconds: timeoutMilliseconds) } })
+    /// For workers that live in this process: their mailboxes, each asked in turn with the same bounded
+    /// wait, and their counters.
+    public static func workers(mailboxes: [WorkerMailbox], counters: @escaping @Sendable () -> DatapathCounters,
+                               timeoutMilliseconds: Int = 250) -> DatapathReader {
+        DatapathReader(workerCount: mailboxes.count, counters: counters) { request in
+            mailboxes.compactMap { $0.ask(request, timeoutMilliseconds: timeoutMilliseconds) }
+        }
     }
 
     /// Sums the workers' answers; with a service and a limit, also samples that service's flows.

@@ -107,13 +107,16 @@ public final class Daemon: @unchecked Sendable {
             workers = []
             throw Failure(lines: ["cannot open the AF_PACKET port on \(config.interface): \(error)"])
         }
+        let reader = DatapathReader.workers(mailboxes: workers.map(\.mailbox)) { [workers] in
+            workers.reduce(DatapathCounters()) { $0 + $1.counters }
+        }
         // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
         let server: ControlServer
         var metrics: MetricsServer? = nil
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
-                service: ControlService(plane: plane, datapath: .workers(workers), interface: config.interface, log: log),
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log),
                 limits: controlLimits, log: log)
         } catch {
             workers = []
@@ -121,7 +124,7 @@ public final class Daemon: @unchecked Sendable {
         }
         if let listen = config.metricsListen {
             do {
-                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: .workers(workers)))
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
             } catch {
                 server.stop()
                 workers = []

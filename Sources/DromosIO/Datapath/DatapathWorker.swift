@@ -152,8 +152,7 @@ public final class DatapathWorker: @unchecked Sendable {
         if follower.follow(balancer) { local.adoptions &+= 1 }
         shared.store(local)
         if let ticket = mailbox.pendingTicket {
-            _ = try? port.updateKernelStatistics()
-            mailbox.answer(ticket: ticket, worker: index, balancer: balancer, ringDrops: port.statistics.kernelDrops, now: now)
+            mailbox.answer(ticket: ticket, worker: index, balancer: balancer, ringDrops: port.currentRingDrops(), now: now)
         }
         return received
     }
