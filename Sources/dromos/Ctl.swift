@@ -15,8 +15,11 @@ struct Ctl: ParsableCommand {
 }
 
 struct CtlOptions: ParsableArguments {
-    @Option(help: "The control socket (default: \(DromosConfig.defaultControlSocket)).")
-    var socket: String = DromosConfig.defaultControlSocket
+    @Option(help: "The control socket (default: the one --config names, else \(DromosConfig.defaultControlSocket)).")
+    var socket: String?
+
+    @Option(help: "Take the control socket's path from this configuration file.")
+    var config: String?
 
     @Flag(help: "Print the daemon's answer as its JSON line.")
     var json = false
@@ -28,8 +31,15 @@ struct CtlOptions: ParsableArguments {
         for (key, value) in fields { request.add(key, value) }
         let reply: ParsedJSON
         let raw: String
+        var path = socket ?? DromosConfig.defaultControlSocket
+        if socket == nil, let config {
+            do { path = try ConfigLoader.load(path: config).controlSocket } catch {
+                error.lines.forEach(printError)
+                throw ExitCode.failure
+            }
+        }
         do {
-            let client = try ControlClient(path: socket)
+            let client = try ControlClient(path: path)
             try client.send(raw: Array((request.encoded + "\n").utf8))
             guard let line = try client.receiveLine(timeoutMilliseconds: 30_000) else {
                 throw ControlError("the daemon closed the connection without answering")

@@ -123,6 +123,9 @@ final class ControlEndToEndTests {
         let status = try ctl(["status"])
         #expect(status.status == 0 && status.output.contains("interface         lb0") && status.output.contains("generation        1"),
                 "\(status)")
+        // --config finds the socket the config file names.
+        let byConfig = try RunningCommand([DaemonEndToEndTests.dromos, "ctl", "status", "--config", config.path])
+        #expect(try byConfig.finish().contains("generation        1"))
         let services = try ctl(["services", "--json"])
         #expect(services.status == 0 && services.output.hasPrefix("{\"ok\": true, \"services\": [{\"name\": \"web\""), "\(services)")
         let before = try base.connections(net.client, count: 20)
