@@ -222,4 +222,68 @@ final class ControlEndToEndTests {
         _ = stopDaemon(daemon)
         print("control end-to-end: drained \(kept), long connection \(answers), \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
+
+    /// Short connections every 20 ms, each stamped with CLOCK_MONOTONIC at its start; prints one JSON list
+    /// of [start, answer or "error: …"].
+    static let timedConnections = """
+    import json, socket, sys, time
+    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    results = []
+    for i in range(count):
+        start = time.clock_gettime(time.CLOCK_MONOTONIC)
+        try:
+            c = socket.create_connection((host, port), timeout=3)
+            c.settimeout(3)
+            c.sendall(b'hello')
+            c.shutdown(socket.SHUT_WR)
+            data = b''
+            while True:
+                chunk = c.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+            c.close()
+            results.append([start, data.decode()])
+        except OSError as error:
+            results.append([start, 'error: %s' % error])
+        time.sleep(0.02)
+    print(json.dumps(results))
+    """
+
+    @Test func removingABackendUnderTrafficSendsItNoNewConnection() throws {
+        let net = try base.topology()
+        let config = try writeConfig()
+        let servers = try net.backends.enumerated().map { index, backend in
+            try lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
+        }
+        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
+        let daemon = try startDaemon(net, config: config)
+        defer { if daemon.isRunning { daemon.process.terminate(); base.waitForExit(daemon) } }
+        usleep(300_000)
+
+        let traffic = try lab.start(net.client, [Services.python, "-c", Self.timedConnections, DaemonEndToEndTests.vip, "80", "200"])
+        usleep(1_500_000)
+        let remove = try ctl(["backend", "remove", "web", "198.18.0.12"])
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        // An upper bound for the moment ok was sent; workers adopt within one idle poll (10 ms) of it.
+        let answered = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        #expect(remove.status == 0, "\(remove)")
+        let output = try traffic.finish(timeout: 60)
+        let results = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[Any]] ?? []
+        let stamped = results.compactMap { row -> (start: Double, answer: String)? in
+            guard row.count == 2, let start = row[0] as? Double, let answer = row[1] as? String else { return nil }
+            return (start, answer)
+        }
+        let before = stamped.filter { $0.start < answered - 0.5 }
+        let after = stamped.filter { $0.start > answered + 0.05 }
+        #expect(stamped.count == 200)
+        #expect(Set(before.map(\.answer)) == ["s1", "s2"], "traffic reached both before: \(before.map(\.answer))")
+        #expect(after.count > 50 && after.allSatisfy { $0.answer == "s1" },
+                "every connection started after the ok went to s1: \(after.filter { $0.answer != "s1" })")
+        let failures = stamped.filter { $0.answer.hasPrefix("error") }
+        #expect(failures.allSatisfy { $0.start <= answered + 0.05 }, "only connections in flight at the removal may fail")
+        _ = stopDaemon(daemon)
+        print("remove under traffic: \(before.count) connections before, \(after.count) after (all s1), \(failures.count) failed in flight")
+    }
 }
