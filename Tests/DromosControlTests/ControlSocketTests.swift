@@ -164,6 +164,29 @@ final class ControlSocketTests {
         #expect(try StateFile(path: lab.statePath).load()?.pool == lab.plane.running.pool)
     }
 
+    @Test func garbageLinesEachGetARefusalAndChangeNothing() throws {
+        let client = try lab.client()
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]:,"\ command status backend add 0123456789.-e"#.utf8) + [0x00, 0x09, 0x0D, 0xC3, 0xFF]
+        var sent = 0
+        for _ in 0..<300 {
+            var line = (0..<Int.random(in: 1...60, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            line.removeAll { $0 == 0x0A }
+            // Blank lines are skipped without an answer; keep one visible byte.
+            line.append(UInt8(ascii: "x"))
+            try client.send(raw: line + [0x0A])
+            sent += 1
+        }
+        var answers = 0
+        while answers < sent, let line = try client.receiveLine(timeoutMilliseconds: 5_000) {
+            let reply = try JSONReader.parse(line)
+            #expect(!reply.isOK && !reply.errorText.isEmpty, "\(line)")
+            answers += 1
+        }
+        #expect(answers == sent)
+        #expect(try client.request(#"{"command": "status"}"#)["generation"]?.int == 1)
+    }
+
     @Test func anOverlongRequestIsRefusedAndTheNextLineIsServed() throws {
         let client = try lab.client()
         let long = #"{"command": "status", "pad": ""# + String(repeating: "x", count: 70_000) + "\"}\n"
