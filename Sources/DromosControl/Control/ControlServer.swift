@@ -139,11 +139,14 @@ public final class ControlServer: Sendable {
     static let lingeringLimit = 64
 
     private func serve() {
+        var acceptPausedUntil: UInt64 = 0
         var clients: [Client] = []
         var lingering: [Lingering] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while !stopping.load(ordering: .acquiring) {
-            var descriptors = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+            // Out of descriptors, a pending connection keeps the listener readable: poll would spin.
+            let listening = monotonicNow() >= acceptPausedUntil
+            var descriptors = [pollfd(fd: listener, events: listening ? Int16(POLLIN) : 0, revents: 0)]
             for client in clients {
                 let events = Int16(POLLIN) | (client.output.isEmpty ? 0 : Int16(POLLOUT))
                 descriptors.append(pollfd(fd: client.descriptor, events: events, revents: 0))
@@ -161,7 +164,7 @@ public final class ControlServer: Sendable {
                     let count = chunk.withUnsafeMutableBytes { recv(turnedAway.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                     if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) { lingering[index].deadline = 0 }
                 }
-                if descriptors[0].revents & Int16(POLLIN) != 0 { accept(into: &clients, lingering: &lingering, now: now) }
+                if descriptors[0].revents & Int16(POLLIN) != 0 { accept(into: &clients, lingering: &lingering, pausedUntil: &acceptPausedUntil, now: now) }
             }
             lingering.removeAll { turnedAway in
                 guard now >= turnedAway.deadline else { return false }
@@ -184,10 +187,16 @@ public final class ControlServer: Sendable {
         for turnedAway in lingering { close(turnedAway.descriptor) }
     }
 
-    private func accept(into clients: inout [Client], lingering: inout [Lingering], now: UInt64) {
+    private func accept(into clients: inout [Client], lingering: inout [Lingering], pausedUntil: inout UInt64, now: UInt64) {
         while true {
             let descriptor = Glibc.accept(listener, nil, nil)
-            guard descriptor >= 0 else { return }
+            guard descriptor >= 0 else {
+                if errno == EMFILE || errno == ENFILE {
+                    log("control: cannot accept a connection: \(systemErrorText()); pausing for 1 s")
+                    pausedUntil = now &+ 1_000
+                }
+                return
+            }
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
             UnixSocket.setNonBlocking(descriptor)
             if let refusal = admissionProblem(descriptor, clients: clients.count) {

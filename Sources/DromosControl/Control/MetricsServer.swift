@@ -80,9 +80,13 @@ public final class MetricsServer: Sendable {
 
     private func serve() {
         var connections: [Connection] = []
+        var acceptPausedUntil: UInt64 = 0
         var chunk = [UInt8](repeating: 0, count: 4_096)
         while !stopping.load(ordering: .acquiring) {
-            var descriptors = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+            // At capacity (or out of descriptors) a pending connection keeps the listener readable: leave
+            // it out of the poll set until there is room, or poll would spin.
+            let listening = connections.count < Self.maximumClients && monotonicNow() >= acceptPausedUntil
+            var descriptors = [pollfd(fd: listener, events: listening ? Int16(POLLIN) : 0, revents: 0)]
             for connection in connections {
                 descriptors.append(pollfd(fd: connection.descriptor, events: Int16(connection.answered ? POLLOUT : POLLIN), revents: 0))
             }
@@ -94,7 +98,10 @@ public final class MetricsServer: Sendable {
             if descriptors[0].revents & Int16(POLLIN) != 0 {
                 while connections.count < Self.maximumClients {
                     let descriptor = accept(listener, nil, nil)
-                    guard descriptor >= 0 else { break }
+                    guard descriptor >= 0 else {
+                        if errno == EMFILE || errno == ENFILE { acceptPausedUntil = now &+ 1_000 }
+                        break
+                    }
                     _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
                     UnixSocket.setNonBlocking(descriptor)
                     connections.append(Connection(descriptor, opened: now))
