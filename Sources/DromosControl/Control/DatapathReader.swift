@@ -30,12 +30,12 @@ public struct DatapathReader: Sendable {
         self.ask = ask
     }
 
-    /// For workers that live in this process: their mailboxes, each asked in turn with the same bounded
-    /// wait, and their counters.
+    /// For workers that live in this process: their mailboxes, all asked at once with one bounded wait,
+    /// and their counters.
     public static func workers(mailboxes: [WorkerMailbox], counters: @escaping @Sendable () -> DatapathCounters,
                                timeoutMilliseconds: Int = 250) -> DatapathReader {
         DatapathReader(workerCount: mailboxes.count, counters: counters) { request in
-            mailboxes.compactMap { $0.ask(request, timeoutMilliseconds: timeoutMilliseconds) }
+            WorkerMailbox.ask(mailboxes, request, timeoutMilliseconds: timeoutMilliseconds).compactMap { $0 }
         }
     }
 

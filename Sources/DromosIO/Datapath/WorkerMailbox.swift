@@ -66,15 +66,37 @@ public final class WorkerMailbox: Sendable {
 
     /// From any thread but the worker's: the worker's answer, or nil if it gave none within the timeout.
     public func ask(_ wanted: ReportRequest, timeoutMilliseconds: Int) -> WorkerReport? {
-        asking.withLock { _ in
-            request.withLock { $0 = wanted }
-            let ticket = asked.wrappingAdd(1, ordering: .releasing).newValue
-            let deadline = monotonicMilliseconds() &+ UInt64(max(timeoutMilliseconds, 0))
-            while answered.load(ordering: .acquiring) != ticket {
-                guard monotonicMilliseconds() < deadline else { return nil }
-                usleep(200)
-            }
-            return answer.withLock { $0 }
+        Self.ask([self], wanted, timeoutMilliseconds: timeoutMilliseconds)[0]
+    }
+
+    /// Asks every worker at once and waits for all of them together, so the wait is the slowest
+    /// worker's, not the sum of all. Answers in the order of `mailboxes`; nil for a worker that gave
+    /// none within the timeout.
+    public static func ask(_ mailboxes: [WorkerMailbox], _ wanted: ReportRequest, timeoutMilliseconds: Int) -> [WorkerReport?] {
+        // Every asker takes the mailboxes' locks in the same order, so two askers cannot deadlock.
+        func holdingLocks(from index: Int) -> [WorkerReport?] {
+            guard index < mailboxes.count else { return postAndCollect(mailboxes, wanted, timeoutMilliseconds) }
+            return mailboxes[index].asking.withLock { _ in holdingLocks(from: index + 1) }
         }
+        return holdingLocks(from: 0)
+    }
+
+    private static func postAndCollect(_ mailboxes: [WorkerMailbox], _ wanted: ReportRequest, _ timeoutMilliseconds: Int) -> [WorkerReport?] {
+        let tickets = mailboxes.map { mailbox in
+            mailbox.request.withLock { $0 = wanted }
+            return mailbox.asked.wrappingAdd(1, ordering: .releasing).newValue
+        }
+        let deadline = monotonicMilliseconds() &+ UInt64(max(timeoutMilliseconds, 0))
+        var answers = [WorkerReport?](repeating: nil, count: mailboxes.count)
+        var pending = Set(mailboxes.indices)
+        while !pending.isEmpty {
+            for index in pending where mailboxes[index].answered.load(ordering: .acquiring) == tickets[index] {
+                answers[index] = mailboxes[index].answer.withLock { $0 }
+                pending.remove(index)
+            }
+            guard !pending.isEmpty, monotonicMilliseconds() < deadline else { break }
+            usleep(200)
+        }
+        return answers
     }
 }
