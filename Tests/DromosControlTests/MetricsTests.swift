@@ -90,6 +90,9 @@ final class MetricsTests {
         let base = "interface: eth0\nservices:\n  - { name: web, vip: 203.0.113.10, backends: [{ address: 198.18.1.11 }] }\n"
         #expect(try ConfigLoader.parse(yaml: base, source: "t").metricsListen == nil)
         #expect(try ConfigLoader.parse(yaml: base + "metrics: {}\n", source: "t").metricsListen == ListenAddress.defaultMetrics)
+        let withDefault = try ConfigLoader.parse(yaml: base + "metrics: {}\n", source: "t")
+        #expect(ConfigSummary.text(withDefault).contains("metrics:\n  listen: "), "check-config shows it")
+        #expect(ConfigSummary.json(withDefault).contains(#""metrics": "127.0.0.1:9469""#))
         let v6 = try ConfigLoader.parse(yaml: base + "metrics: { listen: \"[::1]:9100\" }\n", source: "t").metricsListen
         #expect(v6?.description == "[::1]:9100")
         for (text, reason) in [("127.0.0.1", "must be ADDRESS:PORT"), ("127.0.0.1:0", "must end in a port from 1 to 65535"),
