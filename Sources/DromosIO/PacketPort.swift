@@ -26,10 +26,17 @@ public protocol PacketPort: AnyObject {
     var framesNotSent: UInt64 { get }
     /// Frames received cut short (larger than a ring slot or the snapshot length), never handed over.
     var framesTruncated: UInt64 { get }
+    /// Frames the kernel dropped since the port opened because its receive ring was full. Reads the
+    /// kernel's counters: for reports at a batch boundary, never per frame.
+    func currentRingDrops() -> UInt64
 }
 
 extension AFPacketPort: PacketPort {
     public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
     public var framesNotSent: UInt64 { tx.counters.ringFull &+ tx.counters.queueFull &+ tx.counters.tooLarge }
     public var framesTruncated: UInt64 { rx.counters.truncated }
+    public func currentRingDrops() -> UInt64 {
+        _ = try? updateKernelStatistics()
+        return statistics.kernelDrops
+    }
 }

@@ -3,7 +3,8 @@ import DromosWire
 import Yams
 
 extension ConfigReader {
-    static let topKeys = ["interface", "mac", "control", "state", "flows", "datapath", "services"]
+    static let topKeys = ["interface", "mac", "control", "state", "metrics", "flows", "datapath", "services"]
+    static let metricsKeys = ["listen"]
     static let datapathKeys = ["rx_ring"]
     static let controlKeys = ["socket", "group"]
     static let flowKeys = ["capacity", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "fragment_timeout"]
@@ -15,15 +16,17 @@ extension ConfigReader {
         let mac = optional(fields, "mac", sourceMAC)
         let control = optional(fields, "control", control)
         let state = optional(fields, "state", absolutePath)
+        let metrics = optional(fields, "metrics", metrics)
         let flows = optional(fields, "flows", flows)
         let datapath = optional(fields, "datapath", datapath)
         let services = required(fields, "services", services)
         guard problems.isEmpty, let interface, let mac = mac.orNone, let state = state.orNone,
               let receiveRing = datapath.or(nil),
-              let control = control.or((DromosConfig.defaultControlSocket, nil)),
+              let control = control.or((DromosConfig.defaultControlSocket, nil)), let metrics = metrics.orNone,
               let flows = flows.or(FlowTableSpec()), let services else { return nil }
         return DromosConfig(interface: interface, mac: mac, controlSocket: control.socket, controlGroup: control.group,
-                            statePath: state, receiveRing: receiveRing, balancer: BalancerSpec(services: services, flows: flows))
+                            statePath: state, receiveRing: receiveRing, balancer: BalancerSpec(services: services, flows: flows),
+                            metricsListen: metrics)
     }
 
     /// `datapath: { rx_ring: v2 | v3 }`; nil when the ring is not chosen here (the daemon's default or
@@ -34,6 +37,20 @@ extension ConfigReader {
             choice(node, at: path, from: ReceiveRingKind.allCases.map { ($0.rawValue, $0) })
         }
         return ring.orNone
+    }
+
+    /// `metrics: {}` listens on the loopback default; leaving `metrics` out serves no endpoint.
+    private func metrics(_ node: Node, at path: String) -> ListenAddress? {
+        guard let fields = fields(node, at: path, allowed: Self.metricsKeys) else { return nil }
+        return optional(fields, "listen") { (node: Node, path: String) -> ListenAddress? in
+            guard let text = text(node, at: path) else { return nil }
+            switch ListenAddress.parse(text) {
+            case .success(let address): return address
+            case .failure(let problem):
+                report(path, problem.reason)
+                return nil
+            }
+        }.or(ListenAddress.defaultMetrics)
     }
 
     /// Linux's rules (`dev_valid_name`): fewer than IFNAMSIZ (16) bytes, no '/', ':' or whitespace.

@@ -5,8 +5,8 @@ public import Logging
 import Synchronization
 
 /// `dromos run`: the daemon's lifecycle. Preflight checks, the kernel drop rule, one datapath thread
-/// per worker (own port — AF_PACKET socket or libpcap handle — in one fanout group, own balancer),
-/// then the signal loop on the calling thread: SIGINT/SIGTERM stop (rings drained, rule removed), SIGHUP reloads the config.
+/// per worker (own port — AF_PACKET socket or libpcap handle — in one fanout group, own balancer), then the signal loop on the
+/// calling thread: SIGINT/SIGTERM stop (rings drained, rule removed), SIGHUP reloads the config.
 public final class Daemon: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var lines: [String]
@@ -17,6 +17,10 @@ public final class Daemon: @unchecked Sendable {
     public let settings: DatapathSettings
     public var workerCount: Int { settings.workers }
     let logger: Logger
+    /// For the control plane and server, which log plain lines (at info).
+    let log: @Sendable (String) -> Void
+    /// Tests shorten the idle timeout.
+    public var controlLimits = ControlServer.Limits()
     private let stopping = Atomic<Bool>(false)
     /// Each worker's counters (the workers themselves are generic over their port).
     private var workerCounters: [SharedCounters] = []
@@ -26,6 +30,7 @@ public final class Daemon: @unchecked Sendable {
         self.configPath = configPath
         self.settings = settings
         self.logger = logger
+        log = { [logger] line in logger.info("\(line)") }
     }
 
     /// Everything the workers have counted so far, summed.
@@ -42,6 +47,35 @@ public final class Daemon: @unchecked Sendable {
         return problems.isEmpty ? .success((config, [])) : .failure(Failure(lines: problems))
     }
 
+    /// The pool to start from (config file or state file, see ``ControlPlane/startingPool``) and the
+    /// control plane that owns it from here on.
+    func startControlPlane(_ config: DromosConfig) throws(Failure) -> ControlPlane {
+        let stateFile = config.statePath.map(StateFile.init(path:))
+        let interface = config.interface
+        let hooks = ControlHooks(
+            coverVIPs: { vips in
+                do throws(KernelDropRule.Failure) {
+                    try KernelDropRule(interface: interface, vips: vips).replace()
+                    return nil
+                } catch { return error.description }
+            },
+            hostProblems: { services in DaemonPreflight.poolProblems(services: services, interfaces: HostInterface.all()) },
+            loadConfig: { [load = self.load] in
+                switch load(interface) {
+                case .success(let loaded): return .success(loaded.0)
+                case .failure(let failure): return .failure(ControlError(failure.lines.joined(separator: "; ")))
+                }
+            })
+        do throws(ControlError) {
+            let (pool, note) = try ControlPlane.startingPool(config: config, stateFile: stateFile)
+            log(note)
+            if let problem = hooks.hostProblems(pool.services).first { throw ControlError(problem) }
+            return try ControlPlane(pool: pool, configServices: config.balancer.services, stateFile: stateFile, hooks: hooks, log: log)
+        } catch {
+            throw Failure(lines: [error.message])
+        }
+    }
+
     /// Runs until SIGINT or SIGTERM; returns after a clean stop, throws when it could not start.
     public func run() throws(Failure) {
         // Signals are taken synchronously by this thread; workers inherit the mask and never see them.
@@ -55,23 +89,20 @@ public final class Daemon: @unchecked Sendable {
         case .success(let loaded): config = loaded.0
         case .failure(let failure): throw failure
         }
-        var generation: UInt32 = 1
-        let table: ForwardingTable
-        do { table = try ForwardingTable(generation: generation, services: config.balancer.services) } catch {
-            throw Failure(lines: ["cannot build the forwarding table: \(error)"])
-        }
+        let plane = try startControlPlane(config)
+        let table = plane.running.table
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
-        var rule = KernelDropRule(interface: config.interface, vips: config.balancer.services.map(\.key.vip))
-        let publisher = TablePublisher(table)
+        let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
+        let publisher = plane.publisher
 
         // Ports first: a failure here leaves nothing behind.
         let group = Fanout(groupID: UInt16(truncatingIfNeeded: getpid()))
-        let starters: [() -> pthread_t]
+        let opened: OpenedWorkers
         switch settings.io {
         case .afpacket:
             let ring = settings.receiveRing ?? config.receiveRing ?? .default
             let template = DatapathSettings.afpacket(interface: config.interface, ring: ring)
-            starters = try openWorkers(config: config, table: table, publisher: publisher, kind: "AF_PACKET") { _ throws(AFPacketError) in
+            opened = try openWorkers(config: config, table: table, publisher: publisher, kind: "AF_PACKET") { _ throws(AFPacketError) in
                 var port = template
                 port.fanout = group
                 return try AFPacketPort(port)
@@ -84,79 +115,96 @@ public final class Daemon: @unchecked Sendable {
             }
             var template = PcapLiveConfiguration(interface: config.interface)
             template.fanout = group
-            starters = try openWorkers(config: config, table: table, publisher: publisher, kind: "libpcap") { _ throws(PcapLiveError) in
+            opened = try openWorkers(config: config, table: table, publisher: publisher, kind: "libpcap") { _ throws(PcapLiveError) in
                 try PcapLivePort(template)
             }
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
         }
+        var starters = opened.starters
+        let reader = DatapathReader.workers(mailboxes: opened.mailboxes) { [workerCounters] in
+            workerCounters.reduce(DatapathCounters()) { $0 + $1.load() }
+        }
+        // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
+        let server: ControlServer
+        var metrics: MetricsServer? = nil
+        do {
+            server = try ControlServer(
+                path: config.controlSocket, access: .init(group: config.controlGroup),
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log),
+                limits: controlLimits, log: log)
+        } catch {
+            starters = []
+            throw Failure(lines: [error.message])
+        }
+        if let listen = config.metricsListen {
+            do {
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
+            } catch {
+                server.stop()
+                starters = []
+                throw Failure(lines: [error.message])
+            }
+        }
         do { try rule.install() } catch {
-            workerCounters = []
+            starters = []
+            server.stop()
+            metrics?.stop()
             throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
         }
-        let covered = rule.vips.map(\.description).joined(separator: ", ")
-        logger.info("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for \(covered)")
+        log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
+            + rule.vips.map(\.description).joined(separator: ", "))
         threads = starters.map { $0() }
-        logger.info("running: \(workerCount) worker(s) on \(config.interface) (\(settings.io.rawValue)), \(config.balancer.services.count) service(s), table generation \(generation)")
+        server.start()
+        metrics?.start()
+        log("running: \(workerCount) worker(s) on \(config.interface) (\(settings.io.rawValue), fanout group \(group.groupID)), "
+            + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
+            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? ""))
 
-        var current = config
         var reported = (notSent: UInt64(0), truncated: UInt64(0))
         var info = siginfo_t()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
             let signal = sigtimedwait(&signals, &info, &timeout)
             if signal == SIGINT || signal == SIGTERM {
-                logger.info("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
                 break
             }
             reported = reportLostFrames(since: reported)
             guard signal == SIGHUP else { continue }
-            logger.info("received SIGHUP: reloading \(configPath)")
-            switch load(expectInterface: current.interface) {
-            case .failure(let failure):
-                for line in failure.lines { logger.error("reload rejected: \(line)") }
-                logger.error("reload rejected: still running table generation \(generation)")
-            case .success(let loaded):
-                let next = generation &+ 1
-                do {
-                    let newTable = try ForwardingTable(generation: next, services: loaded.0.balancer.services)
-                    let newRule = KernelDropRule(interface: loaded.0.interface, vips: loaded.0.balancer.services.map(\.key.vip))
-                    if newRule.vips != rule.vips {
-                        try newRule.install()
-                        rule = newRule
-                        logger.info("nftables drop rule now covers \(rule.vips.map(\.description).joined(separator: ", "))")
-                    }
-                    publisher.publish(newTable)
-                    generation = next
-                    if loaded.0.receiveRing != current.receiveRing {
-                        // The rings exist for the life of the ports; swapping them would drop what they hold.
-                        logger.notice("datapath.rx_ring changed: it takes effect at the next start, not on reload")
-                    }
-                    current = loaded.0
-                    logger.info("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
-                } catch {
-                    logger.error("reload rejected: \(error); still running table generation \(generation)")
-                }
+            log("received SIGHUP: reloading \(configPath)")
+            do {
+                let generation = try plane.apply(.reload)
+                log("reloaded: table generation \(generation), \(plane.running.pool.services.count) service(s)")
+            } catch {
+                for line in error.message.split(separator: "; ") { logger.error("reload rejected: \(line)") }
+                logger.error("reload rejected: still running table generation \(plane.running.generation)")
             }
         }
-        stopping.store(true, ordering: .releasing)
-        for thread in threads { pthread_join(thread, nil) }
-        threads = []
+        server.stop()
+        metrics?.stop()
+        stopWorkers()
         let totals = counters
-        logger.info("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), passed \(totals.passed), dropped \(totals.dropped), not sent \(totals.notSent), received cut short \(totals.truncated)")
+        log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
+            + "passed \(totals.passed), dropped \(totals.dropped), not sent \(totals.notSent), received cut short \(totals.truncated)")
         if workerCounters.count > 1 {
-            let spread = workerCounters.enumerated().map { index, shared in
+            log("per worker (fanout spread): " + workerCounters.enumerated().map { index, shared in
                 let counters = shared.load()
                 return "worker \(index) received \(counters.received) forwarded \(counters.forwarded)"
-            }
-            logger.info("per worker (fanout spread): \(spread.joined(separator: "; "))")
+            }.joined(separator: "; "))
         }
         do {
-            try rule.remove()
-            logger.info("removed nftables table netdev \(KernelDropRule.tableName)")
+            try KernelDropRule(interface: config.interface, vips: []).remove()
+            log("removed nftables table netdev \(KernelDropRule.tableName)")
         } catch {
             throw Failure(lines: ["could not remove the nftables table (remove it with: nft delete table netdev "
                                   + "\(KernelDropRule.tableName)): \(error.description)"])
         }
+    }
+
+    private func stopWorkers() {
+        stopping.store(true, ordering: .releasing)
+        for thread in threads { pthread_join(thread, nil) }
+        threads = []
     }
 
     /// At most once per signal-loop wake-up (about a second apart): frames the ports received cut short
@@ -176,11 +224,17 @@ public final class Daemon: @unchecked Sendable {
         return (totals.notSent, totals.truncated)
     }
 
-    /// Opens one port per worker (all or none) and returns, per worker, what starts its thread.
+    /// What `openWorkers` hands back: per worker, what starts its thread, and its mailbox.
+    private struct OpenedWorkers {
+        var starters: [() -> pthread_t]
+        var mailboxes: [WorkerMailbox]
+    }
+
+    /// Opens one port per worker (all or none). The ports live in the starters: dropping those closes them.
     private func openWorkers<Port: PacketPort, PortError: Error>(
         config: DromosConfig, table: ForwardingTable, publisher: TablePublisher, kind: String,
         open: (Int) throws(PortError) -> Port
-    ) throws(Failure) -> [() -> pthread_t] {
+    ) throws(Failure) -> OpenedWorkers {
         var workers: [DatapathWorker<Port>] = []
         do {
             for index in 0..<workerCount {
@@ -192,7 +246,7 @@ public final class Daemon: @unchecked Sendable {
             throw Failure(lines: ["cannot open the \(kind) port on \(config.interface): \(error)"])
         }
         workerCounters = workers.map(\.shared)
-        return workers.map { worker in { self.startThread(worker) } }
+        return OpenedWorkers(starters: workers.map { worker in { self.startThread(worker) } }, mailboxes: workers.map(\.mailbox))
     }
 
     private func startThread<Port: PacketPort>(_ worker: DatapathWorker<Port>) -> pthread_t {

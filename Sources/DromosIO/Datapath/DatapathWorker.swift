@@ -114,6 +114,8 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     @exclusivity(unchecked) var follower: TableFollower
     @exclusivity(unchecked) var local = DatapathCounters()
     public let shared = SharedCounters()
+    /// Where the control plane asks for per-backend counters and flow samples.
+    public let mailbox = WorkerMailbox()
     public let budget: Int
     public let expireBudget: Int
 
@@ -164,6 +166,9 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
         local.notSent = port.framesNotSent
         local.truncated = port.framesTruncated
         shared.store(local)
+        if let ticket = mailbox.pendingTicket {
+            mailbox.answer(ticket: ticket, worker: index, balancer: balancer, ringDrops: port.currentRingDrops(), now: now)
+        }
         return received
     }
 

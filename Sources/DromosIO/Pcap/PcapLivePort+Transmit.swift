@@ -30,4 +30,8 @@ extension PcapLivePort: PacketPort {
     public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
     public var framesNotSent: UInt64 { tx.transmitFailed }
     public var framesTruncated: UInt64 { rx.truncated }
+    public func currentRingDrops() -> UInt64 {
+        _ = try? updateKernelStatistics()
+        return statistics.kernelDrops
+    }
 }
