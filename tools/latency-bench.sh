@@ -51,8 +51,10 @@ ip -n "$lb" link set lb0 up
 # probe frames are raw and MTU-sized with a zero UDP checksum, so nothing else matters here.
 ip netns exec "$lb" ethtool -K lb0 gro off >/dev/null 2>&1 || true
 
-cat > "$work/dromos.yaml" <<'YAML'
+# Its own control socket: the default path is shared by every namespace on the host.
+cat > "$work/dromos.yaml" <<YAML
 interface: lb0
+control: { socket: $work/control.sock }
 services:
   - name: probe
     vip: 203.0.113.10
