@@ -97,4 +97,53 @@ enum Services {
     static func upload(host: String, port: Int, size: Int) -> [String] {
         [python, "-c", upload, host, String(port), String(size)]
     }
+
+    /// A one-VLAN trunk relay over two raw sockets: frames arriving on the access link leave on the
+    /// trunk with the tag pushed; frames arriving on the trunk leave on the access link untagged, but
+    /// only when they carry the VLAN (the kernel strips the tag on receive and reports it in
+    /// PACKET_AUXDATA; a tag still in the data, e.g. a second one, counts as foreign). On SIGTERM it
+    /// prints its counts as JSON.
+    static let vlanRelay = """
+    import json, select, signal, socket, struct, sys
+    access_name, trunk_name, vid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    SOL_PACKET, PACKET_AUXDATA, TP_STATUS_VLAN_VALID = 263, 8, 0x10
+    def open_raw(name):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+        s.bind((name, 0))
+        return s
+    access, trunk = open_raw(access_name), open_raw(trunk_name)
+    counts = {'tagged': 0, 'untagged': 0, 'untagged_on_trunk': 0, 'other_vlan': 0}
+    def finish(*_):
+        print(json.dumps(counts), flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, finish)
+    print('relaying', flush=True)
+    while True:
+        for s in select.select([access, trunk], [], [])[0]:
+            data, ancillary, _, address = s.recvmsg(65536, socket.CMSG_SPACE(20))
+            if address[2] == socket.PACKET_OUTGOING:
+                continue
+            if s is access:
+                trunk.send(data[:12] + struct.pack('!HH', 0x8100, vid) + data[12:])
+                counts['tagged'] += 1
+                continue
+            tci = None
+            for level, kind, value in ancillary:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(value) >= 20:
+                    status, _, _, _, _, vlan_tci, _ = struct.unpack('IIIHHHH', value[:20])
+                    if status & TP_STATUS_VLAN_VALID:
+                        tci = vlan_tci
+            if tci is None:
+                counts['untagged_on_trunk'] += 1
+            elif tci & 0xfff != vid or data[12:14] in (b'\\x81\\x00', b'\\x88\\xa8'):
+                counts['other_vlan'] += 1
+            else:
+                access.send(data)
+                counts['untagged'] += 1
+    """
+
+    static func vlanRelay(access: String, trunk: String, vlan: Int) -> [String] {
+        [python, "-c", vlanRelay, access, trunk, String(vlan)]
+    }
 }
