@@ -15,8 +15,10 @@
 # core 1 by RPS, so the kernel's own forwarding (nft) runs on the forwarder's core as Dromos does, and
 # trafgen has core 0 to itself. Offloads are the veth defaults in all three cases (trafgen's frames
 # carry full checksums and are never larger than the MTU).
-# Offered pps = g0's tx_packets; delivered pps = the backends' s0 rx_packets (counted by veth before
-# anything else looks at the frame; an nft ingress drop spares the backends' IP layer).
+# Offered pps = g0's tx_packets; at lb0 = lb0's rx_packets (what reached the balancer's interface);
+# delivered pps = the backends' s0 rx_packets (counted by veth before anything else looks at the
+# frame; an nft ingress drop spares the backends' IP layer). Core 1's backlog drops (softnet_stat) are
+# frames RPS could not queue for lb0's receive processing: the kernel's share of the losses.
 # Each case runs `seconds`, the three cases alternate, ROUNDS times; the ratios are to nft's mean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +82,10 @@ table netdev sink {
 NFT
 done
 ip -n "$lb" addr add 198.18.0.2/24 dev lb0
+# What `--io pcap` needs (it has no vnet header and refuses an lb0 with GRO on), set for all three
+# cases alike: no coalescing on lb0, no segmentation or checksum offload on its bridge-side peer.
+ip netns exec "$lb" ethtool -K lb0 gro off lro off 2>/dev/null || ip netns exec "$lb" ethtool -K lb0 gro off
+ip netns exec "$sw" ethtool -K plb tx off tso off gso off >/dev/null
 ip netns exec "$lb" sh -c 'echo 2 > /sys/class/net/lb0/queues/rx-0/rps_cpus'
 
 cat > "$work/udp.cfg" <<CFG
@@ -109,11 +115,15 @@ table netdev ratebench {
 NFT
 
 counter() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
+# Frames the kernel dropped because core 1's backlog (where RPS queues lb0's frames) was full; the
+# counter is per CPU, not per namespace, so other work on the machine can add to it.
+backlog_drops() { echo $(( 16#$(awk 'NR == 2 { print $2 }' /proc/net/softnet_stat) )); }
 delivered_total() { echo $(( $(counter "${backends[0]}" s0 rx_packets) + $(counter "${backends[1]}" s0 rx_packets) )); }
 
 # `dromos run --io pcap` exists only once the libpcap port is wired to the daemon.
 pcap_available=yes
-if "$dromos" run --io pcap --config /nonexistent 2>&1 | grep -q "invalid for '--io"; then
+probe=$("$dromos" run --io pcap --config /nonexistent 2>&1 || true)
+if grep -q "invalid for '--io" <<<"$probe"; then
     pcap_available=no
     echo "rate-bench: this dromos has no 'run --io pcap' yet; the pcap case is skipped" >&2
 fi
@@ -137,14 +147,21 @@ start_forwarder() {  # case
     esac
 }
 
-stop_forwarder() {  # case; prints dromos's closing counts
+stop_forwarder() {  # case; sets `report` to dromos's closing counts (not in a subshell: it waits for its child)
+    report=
     case $1 in
         nft) ip netns exec "$lb" nft delete table netdev ratebench ;;
         *)
             kill -TERM "$forwarder_pid"
-            wait "$forwarder_pid" || { echo "rate-bench: dromos run --io $1 exited $?" >&2; cat "$work/$1.log" >&2; exit 1; }
+            local status=0
+            wait "$forwarder_pid" || status=$?
             forwarder_pid=
-            grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, dropped [0-9]*" "$work/$1.log" | tail -1 ;;
+            if [ "$status" -ne 0 ]; then
+                echo "rate-bench: dromos run --io $1 exited $status" >&2
+                cat "$work/$1.log" >&2
+                exit 1
+            fi
+            report="dromos: $(grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, dropped [0-9]*" "$work/$1.log" | tail -1)" ;;
     esac
 }
 
@@ -162,17 +179,22 @@ for round in $(seq "$rounds"); do
         sleep 1  # trafgen's start-up (ring setup) is not part of the window
         offered_before=$(counter "$gen" g0 tx_packets)
         delivered_before=$(delivered_total)
+        arrived_before=$(counter "$lb" lb0 rx_packets)
+        drops_before=$(backlog_drops)
         sleep "$seconds"
+        drops=$(( ($(backlog_drops) - drops_before) / seconds ))
+        arrived=$(( ($(counter "$lb" lb0 rx_packets) - arrived_before) / seconds ))
         offered=$(( ($(counter "$gen" g0 tx_packets) - offered_before) / seconds ))
         delivered=$(( ($(delivered_total) - delivered_before) / seconds ))
         wait "$trafgen_pid" 2>/dev/null || true
         trafgen_pid=
         sleep 0.5  # let the forwarder's ring run empty before it stops
-        report=$(stop_forwarder "$name")
+        stop_forwarder "$name"
         offered_sum[$name]=$(( ${offered_sum[$name]:-0} + offered ))
         delivered_sum[$name]=$(( ${delivered_sum[$name]:-0} + delivered ))
         runs[$name]=$(( ${runs[$name]:-0} + 1 ))
-        printf 'round %d  %-9s offered %9d pps  delivered %9d pps  %s\n' "$round" "$name" "$offered" "$delivered" "$report"
+        printf 'round %d  %-9s offered %8d pps  at lb0 %8d pps  delivered %8d pps  core-1 backlog drops %7d/s  %s\n' \
+            "$round" "$name" "$offered" "$arrived" "$delivered" "$drops" "$report"
     done
 done
 
@@ -182,6 +204,7 @@ for name in "${cases[@]}"; do
     offered=$(( offered_sum[$name] / runs[$name] ))
     delivered=$(( delivered_sum[$name] / runs[$name] ))
     ratio=$(awk -v d="$delivered" -v n="$nft_mean" 'BEGIN { printf "%.2f", (n > 0 ? d / n : 0) }')
-    printf '  %-9s offered %9d pps  delivered %9d pps  %s× nft\n' "$name" "$offered" "$delivered" "$ratio"
+    share=$(awk -v d="$delivered" -v o="$offered" 'BEGIN { printf "%.0f", (o > 0 ? 100 * d / o : 0) }')
+    printf '  %-9s offered %9d pps  delivered %9d pps (%s%% of offered)  %s× nft\n' "$name" "$offered" "$delivered" "$share" "$ratio"
 done
 [ "$pcap_available" = yes ] || echo "  pcap      not measured: this dromos has no 'run --io pcap' yet"
