@@ -19,7 +19,7 @@ final class DaemonEndToEndTests: DaemonLabTest {
         defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
         let capture = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString).pcap")
         defer { try? FileManager.default.removeItem(at: capture) }
-        let tcpdump = try lab.start(net.balancer, ["tcpdump", "-i", "lb0", "-n", "-U", "-w", capture.path, "tcp"])
+        let tcpdump = try startCapture(in: net.balancer, interface: "lb0", to: capture, filter: ["tcp"])
         let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
         defer { if daemon.isRunning { daemon.process.terminate(); waitForExit(daemon) } }
         try waitUntilRunning(daemon)
@@ -90,7 +90,7 @@ final class DaemonEndToEndTests: DaemonLabTest {
         defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
         let capture = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString).pcap")
         defer { try? FileManager.default.removeItem(at: capture) }
-        let tcpdump = try lab.start(net.balancer, ["tcpdump", "-i", "lb0", "-n", "-U", "-w", capture.path, "tcp"])
+        let tcpdump = try startCapture(in: net.balancer, interface: "lb0", to: capture, filter: ["tcp"])
         let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
         defer { if daemon.isRunning { daemon.process.terminate(); waitForExit(daemon) } }
         try waitUntilRunning(daemon)
