@@ -22,6 +22,8 @@ struct Topology {
     var client: String
     var balancer: String
     var backends: [String]
+    /// lb0's peer in the bridge's namespace: the bridge port, or the VLAN relay's trunk end.
+    var balancerPeer: String
 }
 
 /// One backend line of a generated config: which lab backend, with which weight (nil: the default).
@@ -85,7 +87,18 @@ extension DaemonLabTest {
         }
         try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", DaemonLabAddresses.balancerAddress])
         if ipv6 { try lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "via", "2001:db8:18::2"]) }
-        return Topology(bridge: bridge, client: client, balancer: balancer, backends: backends)
+        return Topology(bridge: bridge, client: client, balancer: balancer, backends: backends,
+                        balancerPeer: vlan == nil ? "plb" : "tr")
+    }
+
+    /// `--io pcap` has no vnet header: the lab turns off what would hand lb0 super-frames or partial
+    /// checksums — GRO/LRO on lb0 itself (the daemon refuses to start otherwise) and segmentation and
+    /// checksum offload on its peer, so the kernel segments and checksums the client's frames before
+    /// they enter lb0, as a real NIC would deliver them.
+    func prepare(_ net: Topology, for io: String) throws {
+        guard io == "pcap" else { return }
+        try lab.exec(net.balancer, ["ethtool", "-K", "lb0", "gro", "off", "lro", "off"])
+        try lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
     }
 
     static func temporaryFile(_ suffix: String) -> URL {
