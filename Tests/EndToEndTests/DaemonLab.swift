@@ -198,6 +198,14 @@ extension DaemonLabTest {
         return (exited, exited ? daemon.process.terminationStatus : -1, log(of: daemon))
     }
 
+    /// A count from the daemon's closing line ("workers stopped …: received 12, …, dropped 0, …"), nil
+    /// when the line or the name is missing.
+    func stopCount(_ name: String, in log: String) -> Int? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("workers stopped") }),
+              let range = line.range(of: " \(name) ") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
     /// The lines tcpdump prints for `filter` in a capture file (link-level headers with `-e`).
     func captured(_ capture: URL, _ filter: String, linkLevel: Bool = false) throws -> [Substring] {
         try NetworkLab.run(["tcpdump", "-r", capture.path, "-n"] + (linkLevel ? ["-e"] : []) + [filter])
