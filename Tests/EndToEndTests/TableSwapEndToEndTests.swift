@@ -3,16 +3,18 @@ import Glibc
 import Testing
 
 /// Table swaps under live traffic: `dromos run` is sent SIGHUP many times, cycling through configs that
-/// change weights, add and remove a third backend and add a second service port, while short
-/// connections and two long uploads run through the VIP. `TablePublisherTests` proves no worker sees a
+/// change weights, add and remove a third backend and add a second service port, while batches of
+/// short connections and two long uploads run through the VIP. `TablePublisherTests` proves no worker sees a
 /// torn table; this proves that nothing a swap leaves in place is disturbed on the wire.
 @Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: NetworkLab.skipReason)))
 final class TableSwapEndToEndTests: DaemonLabTest {
     let lab = NetworkLab()
-    /// At least this many swaps, and more while the short connections still run (bounded).
+    /// At least this many swaps, and more while the last batch of short connections still runs
+    /// (bounded); a new batch starts whenever one ends before the minimum, so every swap meets traffic.
     static let minimumSwaps = 30
     static let maximumSwaps = 300
-    static let shortConnections = 2000
+    static let batchConnections = 400
+    static let maximumBatches = 20
     static let uploadBytes = 2 << 20
     static let uploadSeconds = 10.0
 
@@ -48,11 +50,15 @@ final class TableSwapEndToEndTests: DaemonLabTest {
         }
         defer { uploads.forEach { if $0.isRunning { $0.process.terminate() } } }
         usleep(200_000)
-        let short = try lab.start(net.client, Services.shortConnections(host: Self.vip, port: 80, count: Self.shortConnections))
-        defer { if short.isRunning { short.process.terminate() } }
+        let shortBatch = Services.shortConnections(host: Self.vip, port: 80, count: Self.batchConnections)
+        var batches = [try lab.start(net.client, shortBatch)]
+        defer { batches.forEach { if $0.isRunning { $0.process.terminate() } } }
 
         var reloadsSeen = 0, swaps = 0
-        while swaps < Self.minimumSwaps || (short.isRunning && swaps < Self.maximumSwaps) {
+        while swaps < Self.minimumSwaps || (batches.last!.isRunning && swaps < Self.maximumSwaps) {
+            if !batches.last!.isRunning && swaps < Self.minimumSwaps && batches.count < Self.maximumBatches {
+                batches.append(try lab.start(net.client, shortBatch))
+            }
             let swap = swaps
             swaps += 1
             let next = Self.configs[swap % Self.configs.count]
@@ -62,7 +68,7 @@ final class TableSwapEndToEndTests: DaemonLabTest {
             usleep(150_000)
         }
         let swapsEnded = Date()
-        let shortOutput = try short.finish(timeout: 120)
+        let shortOutputs = try batches.map { try $0.finish(timeout: 120) }
         let uploadAnswers = try uploads.map { try $0.finish(timeout: 60) }
         let stopped = stop(daemon)
         tcpdump.process.terminate()
@@ -87,9 +93,14 @@ final class TableSwapEndToEndTests: DaemonLabTest {
         }
 
         // Short connections: all answered, except ones whose SYN went to s3 (removed by a later swap).
-        let result = try JSONSerialization.jsonObject(with: Data(shortOutput.utf8)) as? [String: Any] ?? [:]
-        let answers = result["answers"] as? [String: Int] ?? [:]
-        let failures = result["failures"] as? [String] ?? []
+        var answers: [String: Int] = [:], failures: [String] = [], shortSeconds = 0.0
+        for output in shortOutputs {
+            let result = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
+            answers.merge(result["answers"] as? [String: Int] ?? [:], uniquingKeysWith: +)
+            failures += result["failures"] as? [String] ?? []
+            shortSeconds += result["seconds"] as? Double ?? 0
+        }
+        let shortConnections = batches.count * Self.batchConnections
         let toS3 = try captured(capture, "ether src \(Self.balancerMAC) and ether dst \(Self.backendMACs[2])", linkLevel: true)
         let portsToS3 = Set(toS3.compactMap { line in
             line.split(separator: " ").first { $0.hasPrefix("198.18.0.1.") }.flatMap { Int($0.split(separator: ".").last ?? "") }
@@ -99,11 +110,11 @@ final class TableSwapEndToEndTests: DaemonLabTest {
             return !portsToS3.contains(port)
         }
         #expect(unexplained.isEmpty, "connections to surviving backends failed: \(unexplained.prefix(5))")
-        #expect(answers.values.reduce(0, +) + failures.count == Self.shortConnections, "\(answers), \(failures.count) failures")
+        #expect(answers.values.reduce(0, +) + failures.count == shortConnections, "\(answers), \(failures.count) failures")
         #expect((answers["s1"] ?? 0) > 0 && (answers["s2"] ?? 0) > 0 && (answers["s3"] ?? 0) > 0,
                 "every pool took connections: \(answers)")
         print("table swap end-to-end: \(swaps) swaps in \(String(format: "%.1f", swapsEnded.timeIntervalSince(started))) s, "
-              + "\(Self.shortConnections) short connections in \(String(format: "%.1f", result["seconds"] as? Double ?? 0)) s: \(answers), "
+              + "\(shortConnections) short connections in \(batches.count) batches, \(String(format: "%.1f", shortSeconds)) s: \(answers), "
               + "\(failures.count) failed (each sent to s3, which a later swap removed), "
               + "uploads \(uploadAnswers.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })\n\(stopped.log)")
     }
