@@ -131,7 +131,9 @@ extension DaemonLabTest {
             \(lines)
             """
         }.joined(separator: "\n")
-        try "interface: lb0\nservices:\n\(services)\n".write(to: url, atomically: true, encoding: .utf8)
+        // A control socket of its own: the default one in /run is shared with every other daemon on the host.
+        try "interface: lb0\ncontrol: { socket: \(url.path).sock }\nservices:\n\(services)\n"
+            .write(to: url, atomically: true, encoding: .utf8)
         return url
     }
 

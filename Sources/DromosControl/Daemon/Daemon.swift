@@ -17,6 +17,8 @@ public final class Daemon: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     /// Tests shrink the rings; the daemon uses the production defaults.
     let portTemplate: @Sendable (String) -> AFPacketConfiguration
+    /// Tests shorten the idle timeout.
+    public var controlLimits = ControlServer.Limits()
     private let stopping = Atomic<Bool>(false)
     private var workers: [DatapathWorker] = []
     private var threads: [pthread_t] = []
@@ -43,6 +45,35 @@ public final class Daemon: @unchecked Sendable {
         return problems.isEmpty ? .success((config, [])) : .failure(Failure(lines: problems))
     }
 
+    /// The pool to start from (config file or state file, see ``ControlPlane/startingPool``) and the
+    /// control plane that owns it from here on.
+    func startControlPlane(_ config: DromosConfig) throws(Failure) -> ControlPlane {
+        let stateFile = config.statePath.map(StateFile.init(path:))
+        let interface = config.interface
+        let hooks = ControlHooks(
+            coverVIPs: { vips in
+                do throws(KernelDropRule.Failure) {
+                    try KernelDropRule(interface: interface, vips: vips).replace()
+                    return nil
+                } catch { return error.description }
+            },
+            hostProblems: { services in DaemonPreflight.poolProblems(services: services, interfaces: HostInterface.all()) },
+            loadConfig: { [load = self.load] in
+                switch load(interface) {
+                case .success(let loaded): return .success(loaded.0)
+                case .failure(let failure): return .failure(ControlError(failure.lines.joined(separator: "; ")))
+                }
+            })
+        do throws(ControlError) {
+            let (pool, note) = try ControlPlane.startingPool(config: config, stateFile: stateFile)
+            log(note)
+            if let problem = hooks.hostProblems(pool.services).first { throw ControlError(problem) }
+            return try ControlPlane(pool: pool, configServices: config.balancer.services, stateFile: stateFile, hooks: hooks, log: log)
+        } catch {
+            throw Failure(lines: [error.message])
+        }
+    }
+
     /// Runs until SIGINT or SIGTERM; returns after a clean stop, throws when it could not start.
     public func run() throws(Failure) {
         // Signals are taken synchronously by this thread; workers inherit the mask and never see them.
@@ -56,14 +87,11 @@ public final class Daemon: @unchecked Sendable {
         case .success(let loaded): config = loaded.0
         case .failure(let failure): throw failure
         }
-        var generation: UInt32 = 1
-        let table: ForwardingTable
-        do { table = try ForwardingTable(generation: generation, services: config.balancer.services) } catch {
-            throw Failure(lines: ["cannot build the forwarding table: \(error)"])
-        }
+        let plane = try startControlPlane(config)
+        let table = plane.running.table
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
-        var rule = KernelDropRule(interface: config.interface, vips: config.balancer.services.map(\.key.vip))
-        let publisher = TablePublisher(table)
+        let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
+        let publisher = plane.publisher
 
         // Ports first: a failure here leaves nothing behind.
         let group = Fanout(groupID: UInt16(truncatingIfNeeded: getpid()))
@@ -79,17 +107,45 @@ public final class Daemon: @unchecked Sendable {
             workers = []
             throw Failure(lines: ["cannot open the AF_PACKET port on \(config.interface): \(error)"])
         }
+        let reader = DatapathReader.workers(mailboxes: workers.map(\.mailbox)) { [workers] in
+            workers.reduce(DatapathCounters()) { $0 + $1.counters }
+        }
+        // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
+        let server: ControlServer
+        var metrics: MetricsServer? = nil
+        do {
+            server = try ControlServer(
+                path: config.controlSocket, access: .init(group: config.controlGroup),
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log),
+                limits: controlLimits, log: log)
+        } catch {
+            workers = []
+            throw Failure(lines: [error.message])
+        }
+        if let listen = config.metricsListen {
+            do {
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
+            } catch {
+                server.stop()
+                workers = []
+                throw Failure(lines: [error.message])
+            }
+        }
         do { try rule.install() } catch {
             workers = []
+            server.stop()
+            metrics?.stop()
             throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
         }
         log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
             + rule.vips.map(\.description).joined(separator: ", "))
         for worker in workers { threads.append(startThread(worker)) }
+        server.start()
+        metrics?.start()
         log("running: \(workerCount) worker(s) on \(config.interface) (AF_PACKET fanout group \(group.groupID)), "
-            + "\(config.balancer.services.count) service(s), table generation \(generation)")
+            + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
+            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? ""))
 
-        var current = config
         var info = siginfo_t()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
@@ -100,32 +156,17 @@ public final class Daemon: @unchecked Sendable {
             }
             guard signal == SIGHUP else { continue }
             log("received SIGHUP: reloading \(configPath)")
-            switch load(expectInterface: current.interface) {
-            case .failure(let failure):
-                for line in failure.lines { log("reload rejected: \(line)") }
-                log("reload rejected: still running table generation \(generation)")
-            case .success(let loaded):
-                let next = generation &+ 1
-                do {
-                    let newTable = try ForwardingTable(generation: next, services: loaded.0.balancer.services)
-                    let newRule = KernelDropRule(interface: loaded.0.interface, vips: loaded.0.balancer.services.map(\.key.vip))
-                    if newRule.vips != rule.vips {
-                        try newRule.install()
-                        rule = newRule
-                        log("nftables drop rule now covers " + rule.vips.map(\.description).joined(separator: ", "))
-                    }
-                    publisher.publish(newTable)
-                    generation = next
-                    current = loaded.0
-                    log("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
-                } catch {
-                    log("reload rejected: \(error); still running table generation \(generation)")
-                }
+            do {
+                let generation = try plane.apply(.reload)
+                log("reloaded: table generation \(generation), \(plane.running.pool.services.count) service(s)")
+            } catch {
+                for line in error.message.split(separator: "; ") { log("reload rejected: \(line)") }
+                log("reload rejected: still running table generation \(plane.running.generation)")
             }
         }
-        stopping.store(true, ordering: .releasing)
-        for thread in threads { pthread_join(thread, nil) }
-        threads = []
+        server.stop()
+        metrics?.stop()
+        stopWorkers()
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
             + "passed \(totals.passed), dropped \(totals.dropped)")
@@ -136,12 +177,18 @@ public final class Daemon: @unchecked Sendable {
             }.joined(separator: "; "))
         }
         do {
-            try rule.remove()
+            try KernelDropRule(interface: config.interface, vips: []).remove()
             log("removed nftables table netdev \(KernelDropRule.tableName)")
         } catch {
             throw Failure(lines: ["could not remove the nftables table (remove it with: nft delete table netdev "
                                   + "\(KernelDropRule.tableName)): \(error.description)"])
         }
+    }
+
+    private func stopWorkers() {
+        stopping.store(true, ordering: .releasing)
+        for thread in threads { pthread_join(thread, nil) }
+        threads = []
     }
 
     private func startThread(_ worker: DatapathWorker) -> pthread_t {

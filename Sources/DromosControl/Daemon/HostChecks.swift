@@ -1,4 +1,5 @@
 public import DromosWire
+public import DromosBalancer
 import Glibc
 
 /// An interface of this host (in the current network namespace) as `getifaddrs` reports it.
@@ -66,8 +67,15 @@ public enum DaemonPreflight {
             let known = interfaces.map(\.name).joined(separator: ", ")
             problems.append("interface \(config.interface) does not exist (this host has: \(known)); fix 'interface' in the config")
         }
+        problems += poolProblems(services: config.balancer.services, interfaces: interfaces)
+        return problems
+    }
+
+    /// What the host says about a pool, at start and for every change at run time.
+    public static func poolProblems(services: [ServiceSpec], interfaces: [HostInterface]) -> [String] {
+        var problems: [String] = []
         var reported: Set<IPAddress> = []
-        for service in config.balancer.services where !reported.contains(service.key.vip) {
+        for service in services where !reported.contains(service.key.vip) {
             let vip = service.key.vip
             for interface in interfaces where interface.addresses.contains(vip) {
                 reported.insert(vip)
@@ -77,7 +85,7 @@ public enum DaemonPreflight {
                     + "(the VIP belongs on the backends' lo, not on the balancer)")
             }
         }
-        for service in config.balancer.services {
+        for service in services {
             for (index, backend) in service.backends.enumerated() where backend.mac == nil {
                 problems.append("services[\(service.name)].backends[\(index)] (\(backend.address)) has no 'mac': dromos run does "
                     + "not resolve backend MACs yet (the ARP/NDP helper is not built); give each backend a static mac")
