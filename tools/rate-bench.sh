@@ -3,7 +3,9 @@
 # same job (an nftables netdev-ingress rule that rewrites the MACs by a hash of the flow and forwards
 # out of the same interface), in one run, on the same lab.
 #
-# Usage: [ROUNDS=3] tools/rate-bench.sh [seconds per case, default 10]   (root; trafgen: netsniff-ng; nft)
+# Usage: [ROUNDS=3] [RUN_ARGS="--rx-ring v3"] tools/rate-bench.sh [seconds per case, default 10]
+#        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases (default: none, the
+#        daemon's defaults).
 #
 # Lab (namespaces with a random suffix, deleted on exit, also on failure or Ctrl-C):
 #   gen (trafgen, core 0) ──g0─┐
@@ -94,6 +96,7 @@ cat > "$work/udp.cfg" <<CFG
 CFG
 cat > "$work/dromos.yaml" <<YAML
 interface: lb0
+control: { socket: $work/control.sock }
 flows: { capacity: 65536 }
 services:
   - name: dns
@@ -133,7 +136,8 @@ start_forwarder() {  # case
         nft)
             ip netns exec "$lb" nft -f "$work/kernel.nft" ;;
         afpacket|pcap)
-            ip netns exec "$lb" taskset -c 1 "$dromos" run --config "$work/dromos.yaml" --io "$1" --workers 1 \
+            # shellcheck disable=SC2086 # RUN_ARGS is a list of options
+            ip netns exec "$lb" taskset -c 1 "$dromos" run --config "$work/dromos.yaml" --io "$1" --workers 1 ${RUN_ARGS:-} \
                 2> "$work/$1.log" &
             forwarder_pid=$!
             for _ in $(seq 200); do
@@ -168,7 +172,7 @@ stop_forwarder() {  # case; sets `report` to dromos's closing counts (not in a s
 declare -A offered_sum delivered_sum runs
 cases=(afpacket nft)
 [ "$pcap_available" = yes ] && cases=(afpacket pcap nft)
-echo "Rate: trafgen 64-byte UDP frames → VIP, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)"
+echo "Rate: trafgen 64-byte UDP frames → VIP, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)${RUN_ARGS:+; dromos run $RUN_ARGS}"
 for round in $(seq "$rounds"); do
     for name in "${cases[@]}"; do
         start_forwarder "$name"
