@@ -132,6 +132,14 @@ final class RunningCommand: @unchecked Sendable {
         process.arguments = arguments
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: errors)
+        // The test runner's worker threads block every signal and Foundation's Process passes the
+        // caller's mask on: a child would ignore terminate() (SIGTERM stays pending) for good. Spawn
+        // with an empty mask; a signal meant for the test process can arrive on this thread meanwhile,
+        // which is no worse than arriving on the main thread.
+        var open = sigset_t(), previous = sigset_t()
+        sigemptyset(&open)
+        pthread_sigmask(SIG_SETMASK, &open, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
     }
 
@@ -150,7 +158,10 @@ final class RunningCommand: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(2_000) }
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            // waitUntilExit can hang off the main run loop and a child may ignore SIGTERM: bounded.
+            let grace = Date().addingTimeInterval(2)
+            while process.isRunning && Date() < grace { usleep(2_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             throw LabError(description: "\(arguments.joined(separator: " ")) did not finish within \(timeout) s")
         }
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""

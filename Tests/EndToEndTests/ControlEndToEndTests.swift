@@ -94,7 +94,7 @@ final class ControlEndToEndTests {
                 (try? String(contentsOf: command.errors, encoding: .utf8)) ?? "")
     }
 
-    func startDaemon(_ net: DaemonEndToEndTests.Topology, config: URL) throws -> RunningCommand {
+    func startDaemon(_ net: Topology, config: URL) throws -> RunningCommand {
         let daemon = try lab.start(net.balancer, [DaemonEndToEndTests.dromos, "run", "--config", config.path, "--workers", "2"])
         try base.waitUntilRunning(daemon)
         return daemon

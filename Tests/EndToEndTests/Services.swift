@@ -42,16 +42,20 @@ enum Services {
     }
 
     /// `count` short connections to host:port, each bounded by a timeout; prints one JSON object with
-    /// the answers by name and the failures.
+    /// the answers by name and the failures, each with its local port (to find its SYN in a capture).
     static let shortConnections = """
     import json, socket, sys, time
     host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     answers, failures = {}, []
     start = time.monotonic()
     for i in range(count):
+        local_port = 0
         try:
-            c = socket.create_connection((host, port), timeout=3)
+            c = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM)
             c.settimeout(3)
+            c.bind(('', 0))
+            local_port = c.getsockname()[1]
+            c.connect((host, port))
             c.sendall(b'hello')
             c.shutdown(socket.SHUT_WR)
             data = b''
@@ -63,7 +67,7 @@ enum Services {
             c.close()
             answers[data.decode()] = answers.get(data.decode(), 0) + 1
         except OSError as error:
-            failures.append('%d: %s' % (i, error))
+            failures.append('%d port %d: %s' % (i, local_port, error))
     print(json.dumps({'answers': answers, 'failures': failures, 'seconds': time.monotonic() - start}))
     """
 
@@ -96,5 +100,86 @@ enum Services {
 
     static func upload(host: String, port: Int, size: Int) -> [String] {
         [python, "-c", upload, host, String(port), String(size)]
+    }
+
+    /// One upload of `size` bytes (the same pattern) spread evenly over `seconds`, 50 writes a second:
+    /// a long-lived connection that stays established while the test changes things around it.
+    static let pacedUpload = """
+    import socket, sys, time
+    host, port, size, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    c = socket.create_connection((host, port), timeout=10)
+    c.settimeout(30)
+    c.sendall(b'UPLOAD')
+    steps = max(1, int(seconds * 50))
+    per = size // steps
+    block = bytes(range(256)) * ((per + steps) // 256 + 2)
+    sent, start = 0, time.monotonic()
+    for step in range(steps):
+        n = per if step < steps - 1 else size - sent
+        offset = sent % 256
+        c.sendall(block[offset:offset + n])
+        sent += n
+        time.sleep(max(0.0, start + (step + 1) / 50 - time.monotonic()))
+    c.shutdown(socket.SHUT_WR)
+    data = b''
+    while True:
+        part = c.recv(256)
+        if not part:
+            break
+        data += part
+    print(data.decode())
+    """
+
+    static func pacedUpload(host: String, port: Int, size: Int, seconds: Double) -> [String] {
+        [python, "-c", pacedUpload, host, String(port), String(size), String(seconds)]
+    }
+
+    /// A one-VLAN trunk relay over two raw sockets: frames arriving on the access link leave on the
+    /// trunk with the tag pushed; frames arriving on the trunk leave on the access link untagged, but
+    /// only when they carry the VLAN (the kernel strips the tag on receive and reports it in
+    /// PACKET_AUXDATA; a tag still in the data, e.g. a second one, counts as foreign). On SIGTERM it
+    /// prints its counts as JSON.
+    static let vlanRelay = """
+    import json, select, signal, socket, struct, sys
+    access_name, trunk_name, vid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    SOL_PACKET, PACKET_AUXDATA, TP_STATUS_VLAN_VALID = 263, 8, 0x10
+    def open_raw(name):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+        s.bind((name, 0))
+        return s
+    access, trunk = open_raw(access_name), open_raw(trunk_name)
+    counts = {'tagged': 0, 'untagged': 0, 'untagged_on_trunk': 0, 'other_vlan': 0}
+    def finish(*_):
+        print(json.dumps(counts), flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, finish)
+    print('relaying', flush=True)
+    while True:
+        for s in select.select([access, trunk], [], [])[0]:
+            data, ancillary, _, address = s.recvmsg(65536, socket.CMSG_SPACE(20))
+            if address[2] == socket.PACKET_OUTGOING:
+                continue
+            if s is access:
+                trunk.send(data[:12] + struct.pack('!HH', 0x8100, vid) + data[12:])
+                counts['tagged'] += 1
+                continue
+            tci = None
+            for level, kind, value in ancillary:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(value) >= 20:
+                    status, _, _, _, _, vlan_tci, _ = struct.unpack('IIIHHHH', value[:20])
+                    if status & TP_STATUS_VLAN_VALID:
+                        tci = vlan_tci
+            if tci is None:
+                counts['untagged_on_trunk'] += 1
+            elif tci & 0xfff != vid or data[12:14] in (b'\\x81\\x00', b'\\x88\\xa8'):
+                counts['other_vlan'] += 1
+            else:
+                access.send(data)
+                counts['untagged'] += 1
+    """
+
+    static func vlanRelay(access: String, trunk: String, vlan: Int) -> [String] {
+        [python, "-c", vlanRelay, access, trunk, String(vlan)]
     }
 }

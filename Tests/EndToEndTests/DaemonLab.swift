@@ -1,0 +1,216 @@
+import Foundation
+import Glibc
+
+/// The lab every `dromos run` end-to-end suite builds on: client, balancer and backends on one bridge
+/// (in a namespace of its own). The backends hold the VIP on lo with ARP suppressed; the client routes
+/// the VIP via the balancer's address. Replies go from the backends straight to the client (DSR).
+protocol DaemonLabTest {
+    var lab: NetworkLab { get }
+}
+
+enum DaemonLabAddresses {
+    static let vip = "203.0.113.10"
+    static let vip6 = "2001:db8:cafe::10"
+    static let balancerMAC = "02:00:00:00:00:02"
+    static let balancerAddress = "198.18.0.2"
+    static let backendMACs = ["02:00:00:00:01:11", "02:00:00:00:01:12", "02:00:00:00:01:13"]
+    static func backendAddress(_ index: Int) -> String { "198.18.0.\(11 + index)" }
+}
+
+struct Topology {
+    var bridge: String
+    var client: String
+    var balancer: String
+    var backends: [String]
+    /// lb0's peer in the bridge's namespace: the bridge port, or the VLAN relay's trunk end.
+    var balancerPeer: String
+}
+
+/// One backend line of a generated config: which lab backend, with which weight (nil: the default).
+struct LabBackend {
+    var index: Int
+    var weight: Int? = nil
+}
+
+extension DaemonLabTest {
+    static var vip: String { DaemonLabAddresses.vip }
+    static var vip6: String { DaemonLabAddresses.vip6 }
+    static var balancerMAC: String { DaemonLabAddresses.balancerMAC }
+    static var backendMACs: [String] { DaemonLabAddresses.backendMACs }
+
+    static var dromos: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("dromos").path
+    }
+
+    /// `vlan`: the balancer's link becomes a tagged trunk of that VLAN. This kernel has neither 8021q nor
+    /// bridge VLAN filtering nor tc's vlan action, so the trunk hangs off a relay (`Services.vlanRelay`,
+    /// raw sockets, started by the test in the bridge's namespace on `tu` and `tr`): frames from the
+    /// bridge get the tag pushed, frames from the balancer pass only with that tag and lose it. The
+    /// balancer's own stack cannot answer ARP on a tagged link, so the client gets a static neighbour
+    /// entry for it; the client sends finished checksums (no offloads) because the relay cannot complete them.
+    func topology(ipv6: Bool = false, backendCount: Int = 2, vlan: Int? = nil) throws -> Topology {
+        let bridge = try lab.namespace("br")
+        try lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
+        try lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
+        let client = try lab.namespace("cl", ipv6: ipv6)
+        let balancer = try lab.namespace("lb", ipv6: ipv6)
+        let backends = try (0..<backendCount).map { try lab.namespace("s\($0 + 1)", ipv6: ipv6) }
+        func attach(_ namespace: String, _ inside: String, _ port: String, mac: String?, address: String) throws {
+            try lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
+            try lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
+            try lab.exec(namespace, ["ip", "addr", "add", address, "dev", inside])
+            if ipv6 {
+                // 198.18.0.x/24 → 2001:db8:18::x/64, without duplicate address detection's delay.
+                let host = address.split(separator: "/")[0].split(separator: ".")[3]
+                try lab.exec(namespace, ["ip", "-6", "addr", "add", "2001:db8:18::\(host)/64", "dev", inside, "nodad"])
+            }
+        }
+        try attach(client, "c0", "pcl", mac: nil, address: "198.18.0.1/24")
+        if vlan == nil {
+            try attach(balancer, "lb0", "plb", mac: Self.balancerMAC, address: "\(DaemonLabAddresses.balancerAddress)/24")
+        } else {
+            try lab.veth("tu", in: bridge, "plb", in: bridge)
+            try lab.exec(bridge, ["ip", "link", "set", "plb", "master", "br0"])
+            try lab.veth("lb0", in: balancer, "tr", in: bridge, firstMAC: Self.balancerMAC)
+            try lab.exec(balancer, ["ip", "addr", "add", "\(DaemonLabAddresses.balancerAddress)/24", "dev", "lb0"])
+            try lab.exec(client, ["ip", "neigh", "replace", DaemonLabAddresses.balancerAddress, "lladdr", Self.balancerMAC,
+                                  "dev", "c0", "nud", "permanent"])
+            try lab.exec(client, ["ethtool", "-K", "c0", "tx", "off", "tso", "off", "gso", "off"])
+        }
+        for (index, backend) in backends.enumerated() {
+            try attach(backend, "s0", "ps\(index + 1)", mac: Self.backendMACs[index], address: "\(DaemonLabAddresses.backendAddress(index))/24")
+            try lab.exec(backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
+            if ipv6 { try lab.exec(backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "lo"]) }
+            try lab.exec(backend, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
+                                   "net.ipv4.conf.s0.arp_ignore=1", "net.ipv4.conf.s0.arp_announce=2"])
+        }
+        try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", DaemonLabAddresses.balancerAddress])
+        if ipv6 { try lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "via", "2001:db8:18::2"]) }
+        return Topology(bridge: bridge, client: client, balancer: balancer, backends: backends,
+                        balancerPeer: vlan == nil ? "plb" : "tr")
+    }
+
+    /// `--io pcap` has no vnet header: the lab turns off what would hand lb0 super-frames or partial
+    /// checksums — GRO/LRO on lb0 itself (the daemon refuses to start otherwise) and segmentation and
+    /// checksum offload on its peer, so the kernel segments and checksums the client's frames before
+    /// they enter lb0, as a real NIC would deliver them.
+    func prepare(_ net: Topology, for io: String) throws {
+        guard io == "pcap" else { return }
+        try lab.exec(net.balancer, ["ethtool", "-K", "lb0", "gro", "off", "lro", "off"])
+        try lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
+    }
+
+    static func temporaryFile(_ suffix: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString).\(suffix)")
+    }
+
+    @discardableResult
+    func writeConfig(to url: URL = Self.temporaryFile("yaml"), backends: [Int] = [0, 1], scheduler: String = "rr",
+                     ipv6: Bool = false) throws -> URL {
+        try writeConfig(to: url, pool: backends.map { LabBackend(index: $0) }, scheduler: scheduler, ipv6: ipv6)
+    }
+
+    /// One TCP service per port in `ports` on the VIP, all with the same pool.
+    @discardableResult
+    func writeConfig(to url: URL = Self.temporaryFile("yaml"), pool: [LabBackend], scheduler: String = "rr",
+                     ipv6: Bool = false, ports: [Int] = [80]) throws -> URL {
+        let lines = pool.map { backend in
+            let address = ipv6 ? "\"2001:db8:18::\(11 + backend.index)\"" : DaemonLabAddresses.backendAddress(backend.index)
+            let weight = backend.weight.map { ", weight: \($0)" } ?? ""
+            return "      - { address: \(address), mac: \"\(Self.backendMACs[backend.index])\"\(weight) }"
+        }.joined(separator: "\n")
+        let services = ports.map { port in
+            """
+              - name: web\(port)
+                vip: \(ipv6 ? "\"\(Self.vip6)\"" : Self.vip)
+                port: \(port)
+                protocol: tcp
+                scheduler: \(scheduler)
+                backends:
+            \(lines)
+            """
+        }.joined(separator: "\n")
+        // A control socket of its own: the default one in /run is shared with every other daemon on the host.
+        try "interface: lb0\ncontrol: { socket: \(url.path).sock }\nservices:\n\(services)\n"
+            .write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// Foundation's `waitUntilExit` can hang off the main run loop; poll instead (bounded).
+    @discardableResult
+    func waitForExit(_ command: RunningCommand, seconds: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while command.isRunning && Date() < deadline { usleep(10_000) }
+        return !command.isRunning
+    }
+
+    func log(of daemon: RunningCommand) -> String {
+        (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? ""
+    }
+
+    /// Waits (bounded) until the daemon's log contains `text`.
+    func waitForLog(_ daemon: RunningCommand, _ text: String, seconds: Double = 20) -> Bool {
+        waitForText(text, in: daemon.errors, seconds: seconds)
+    }
+
+    /// Waits (bounded) until a command's output file contains `text` (e.g. tcpdump's "listening on").
+    func waitForText(_ text: String, in file: URL, seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// tcpdump on `interface` into `file`, returned once it captures. Immediate mode: otherwise libpcap
+    /// hands tcpdump a ring block only when it is full or a second old, and a capture stopped sooner
+    /// is empty.
+    func startCapture(in namespace: String, interface: String, to file: URL, filter: [String] = []) throws -> RunningCommand {
+        let tcpdump = try lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-w", file.path] + filter)
+        guard waitForText("listening on", in: tcpdump.errors) else {
+            throw LabError(description: "tcpdump on \(interface) did not start: \(log(of: tcpdump))")
+        }
+        return tcpdump
+    }
+
+    func connections(_ client: String, count: Int, host: String = DaemonLabAddresses.vip) throws -> (answers: [String: Int], failures: [String]) {
+        let output = try lab.exec(client, Services.shortConnections(host: host, port: 80, count: count), timeout: 120)
+        let result = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
+        return (result["answers"] as? [String: Int] ?? [:], result["failures"] as? [String] ?? [])
+    }
+
+    /// Waits (bounded) until the daemon's log says it runs, or it exited.
+    func waitUntilRunning(_ daemon: RunningCommand, seconds: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let log = log(of: daemon)
+            if log.contains("running:") { return }
+            if !daemon.isRunning { throw LabError(description: "dromos run exited early: \(log)") }
+            usleep(20_000)
+        }
+        throw LabError(description: "dromos run did not start within \(seconds) s")
+    }
+
+    /// SIGTERM, then the daemon's whole log; the caller checks the exit.
+    func stop(_ daemon: RunningCommand) -> (exited: Bool, status: Int32, log: String) {
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let exited = waitForExit(daemon)
+        return (exited, exited ? daemon.process.terminationStatus : -1, log(of: daemon))
+    }
+
+    /// A count from the daemon's closing line ("workers stopped …: received 12, …, dropped 0, …"), nil
+    /// when the line or the name is missing.
+    func stopCount(_ name: String, in log: String) -> Int? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("workers stopped") }),
+              let range = line.range(of: " \(name) ") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// The lines tcpdump prints for `filter` in a capture file (link-level headers with `-e`).
+    func captured(_ capture: URL, _ filter: String, linkLevel: Bool = false) throws -> [Substring] {
+        try NetworkLab.run(["tcpdump", "-r", capture.path, "-n"] + (linkLevel ? ["-e"] : []) + [filter])
+            .split(separator: "\n")
+    }
+}

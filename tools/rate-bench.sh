@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The rate figure of issue 4: `dromos run --io afpacket`, `dromos run --io pcap` and the kernel doing the
+# same job (an nftables netdev-ingress rule that rewrites the MACs by a hash of the flow and forwards
+# out of the same interface), in one run, on the same lab.
+#
+# Usage: [ROUNDS=3] [RUN_ARGS="--rx-ring v3"] tools/rate-bench.sh [seconds per case, default 10]
+#        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases (default: none, the
+#        daemon's defaults).
+#
+# Lab (namespaces with a random suffix, deleted on exit, also on failure or Ctrl-C):
+#   gen (trafgen, core 0) ──g0─┐
+#   lb  (forwarder, core 1) ─lb0─ br0 (namespace sw; static FDB, no learning) ─┬─ be1 (s0)
+#                                                                              └─ be2 (s0)
+# trafgen offers 64-byte UDP frames (256 flows) to the VIP with the balancer's MAC as destination. The
+# forwarder rewrites source and destination MAC (balancer → backend) and sends them back out of lb0
+# (direct routing); the bridge carries them to the backend. Receive processing of lb0 is steered to
+# core 1 by RPS, so the kernel's own forwarding (nft) runs on the forwarder's core as Dromos does, and
+# trafgen has core 0 to itself. Offloads are the veth defaults in all three cases (trafgen's frames
+# carry full checksums and are never larger than the MTU).
+# Offered pps = g0's tx_packets; at lb0 = lb0's rx_packets (what reached the balancer's interface);
+# delivered pps = the backends' s0 rx_packets (counted by veth before anything else looks at the
+# frame; an nft ingress drop spares the backends' IP layer). Core 1's backlog drops (softnet_stat) are
+# frames RPS could not queue for lb0's receive processing: the kernel's share of the losses.
+# Each case runs `seconds`, the three cases alternate, ROUNDS times; the ratios are to nft's mean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/env.sh
+seconds=${1:-10}
+rounds=${ROUNDS:-3}
+command -v trafgen >/dev/null || { echo "rate-bench: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
+command -v nft >/dev/null || { echo "rate-bench: nft missing (apt-get install nftables)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "rate-bench: run as root" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "rate-bench: needs two cores (generator and forwarder)" >&2; exit 1; }
+
+swift build -c release --product dromos >/dev/null
+dromos=$(swift build -c release --show-bin-path)/dromos
+
+vip=203.0.113.10
+balancer_mac=02:00:00:00:00:02
+backend_macs=(02:00:00:00:01:11 02:00:00:00:01:12)
+gen_mac=02:00:00:00:00:01
+suffix=$(printf '%06x' $((RANDOM * 32768 + RANDOM)))
+sw=dromos-rsw-$suffix gen=dromos-rgen-$suffix lb=dromos-rlb-$suffix
+backends=(dromos-rbe1-$suffix dromos-rbe2-$suffix)
+work=$(mktemp -d)
+trafgen_pid= forwarder_pid=
+cleanup() {
+    [ -n "$trafgen_pid" ] && kill -INT "$trafgen_pid" 2>/dev/null || true
+    if [ -n "$forwarder_pid" ]; then
+        kill -TERM "$forwarder_pid" 2>/dev/null || true
+        wait "$forwarder_pid" 2>/dev/null || true
+    fi
+    for ns in "$gen" "$lb" "${backends[@]}" "$sw"; do ip netns del "$ns" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+for ns in "$sw" "$gen" "$lb" "${backends[@]}"; do
+    ip netns add "$ns"
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$ns" link set lo up
+done
+ip -n "$sw" link add br0 type bridge
+ip -n "$sw" link set br0 up
+attach() {  # namespace, interface inside, bridge port, MAC
+    ip link add "$2" netns "$1" address "$4" type veth peer name "$3" netns "$sw"
+    ip -n "$1" link set "$2" up
+    ip -n "$sw" link set "$3" master br0
+    ip -n "$sw" link set "$3" up
+    # Static entries, no learning: the bridge never floods a forwarded frame back to lb0 (a loop).
+    ip netns exec "$sw" bridge link set dev "$3" learning off
+    ip netns exec "$sw" bridge fdb replace "$4" dev "$3" master static
+}
+attach "$gen" g0 pgen "$gen_mac"
+attach "$lb" lb0 plb "$balancer_mac"
+for i in 0 1; do
+    attach "${backends[$i]}" s0 "pbe$((i + 1))" "${backend_macs[$i]}"
+    ip netns exec "${backends[$i]}" nft -f - <<NFT
+table netdev sink {
+    chain in {
+        type filter hook ingress device s0 priority 0; policy drop;
+    }
+}
+NFT
+done
+ip -n "$lb" addr add 198.18.0.2/24 dev lb0
+# What `--io pcap` needs (it has no vnet header and refuses an lb0 with GRO on), set for all three
+# cases alike: no coalescing on lb0, no segmentation or checksum offload on its bridge-side peer.
+ip netns exec "$lb" ethtool -K lb0 gro off lro off 2>/dev/null || ip netns exec "$lb" ethtool -K lb0 gro off
+ip netns exec "$sw" ethtool -K plb tx off tso off gso off >/dev/null
+ip netns exec "$lb" sh -c 'echo 2 > /sys/class/net/lb0/queues/rx-0/rps_cpus'
+
+cat > "$work/udp.cfg" <<CFG
+{ eth(da=$balancer_mac, sa=$gen_mac), ipv4(saddr=198.18.1.1, daddr=$vip),
+  udp(sp=dinc(10000, 10255), dp=53), fill(0x41, 18) }
+CFG
+cat > "$work/dromos.yaml" <<YAML
+interface: lb0
+control: { socket: $work/control.sock }
+flows: { capacity: 65536 }
+services:
+  - name: dns
+    vip: $vip
+    port: 53
+    protocol: udp
+    scheduler: maglev
+    backends:
+      - { address: 198.18.0.11, mac: "${backend_macs[0]}" }
+      - { address: 198.18.0.12, mac: "${backend_macs[1]}" }
+YAML
+cat > "$work/kernel.nft" <<NFT
+table netdev ratebench {
+    chain in {
+        type filter hook ingress device lb0 priority 0; policy accept;
+        ip daddr $vip udp dport 53 ether saddr set $balancer_mac ether daddr set jhash ip saddr . ip daddr . udp sport . udp dport mod 2 map { 0 : ${backend_macs[0]}, 1 : ${backend_macs[1]} } fwd to lb0
+    }
+}
+NFT
+
+counter() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
+# Frames the kernel dropped because core 1's backlog (where RPS queues lb0's frames) was full; the
+# counter is per CPU, not per namespace, so other work on the machine can add to it.
+backlog_drops() { echo $(( 16#$(awk 'NR == 2 { print $2 }' /proc/net/softnet_stat) )); }
+delivered_total() { echo $(( $(counter "${backends[0]}" s0 rx_packets) + $(counter "${backends[1]}" s0 rx_packets) )); }
+
+# `dromos run --io pcap` exists only once the libpcap port is wired to the daemon.
+pcap_available=yes
+probe=$("$dromos" run --io pcap --config /nonexistent 2>&1 || true)
+if grep -q "invalid for '--io" <<<"$probe"; then
+    pcap_available=no
+    echo "rate-bench: this dromos has no 'run --io pcap' yet; the pcap case is skipped" >&2
+fi
+
+start_forwarder() {  # case
+    case $1 in
+        nft)
+            ip netns exec "$lb" nft -f "$work/kernel.nft" ;;
+        afpacket|pcap)
+            # shellcheck disable=SC2086 # RUN_ARGS is a list of options
+            ip netns exec "$lb" taskset -c 1 "$dromos" run --config "$work/dromos.yaml" --io "$1" --workers 1 ${RUN_ARGS:-} \
+                2> "$work/$1.log" &
+            forwarder_pid=$!
+            for _ in $(seq 200); do
+                grep -q "running:" "$work/$1.log" && return 0
+                kill -0 "$forwarder_pid" 2>/dev/null || break
+                sleep 0.05
+            done
+            echo "rate-bench: dromos run --io $1 did not start:" >&2
+            cat "$work/$1.log" >&2
+            exit 1 ;;
+    esac
+}
+
+stop_forwarder() {  # case; sets `report` to dromos's closing counts (not in a subshell: it waits for its child)
+    report=
+    case $1 in
+        nft) ip netns exec "$lb" nft delete table netdev ratebench ;;
+        *)
+            kill -TERM "$forwarder_pid"
+            local status=0
+            wait "$forwarder_pid" || status=$?
+            forwarder_pid=
+            if [ "$status" -ne 0 ]; then
+                echo "rate-bench: dromos run --io $1 exited $status" >&2
+                cat "$work/$1.log" >&2
+                exit 1
+            fi
+            report="dromos: $(grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, dropped [0-9]*" "$work/$1.log" | tail -1)" ;;
+    esac
+}
+
+declare -A offered_sum delivered_sum runs
+cases=(afpacket nft)
+[ "$pcap_available" = yes ] && cases=(afpacket pcap nft)
+echo "Rate: trafgen 64-byte UDP frames → VIP, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)${RUN_ARGS:+; dromos run $RUN_ARGS}"
+for round in $(seq "$rounds"); do
+    for name in "${cases[@]}"; do
+        start_forwarder "$name"
+        # trafgen stops on SIGINT (its Ctrl-C), not SIGTERM; `timeout` sends it one after the case.
+        ip netns exec "$gen" timeout -s INT $((seconds + 2)) taskset -c 0 trafgen --dev g0 --conf "$work/udp.cfg" --cpus 1 \
+            >/dev/null 2>&1 &
+        trafgen_pid=$!
+        sleep 1  # trafgen's start-up (ring setup) is not part of the window
+        offered_before=$(counter "$gen" g0 tx_packets)
+        delivered_before=$(delivered_total)
+        arrived_before=$(counter "$lb" lb0 rx_packets)
+        drops_before=$(backlog_drops)
+        sleep "$seconds"
+        drops=$(( ($(backlog_drops) - drops_before) / seconds ))
+        arrived=$(( ($(counter "$lb" lb0 rx_packets) - arrived_before) / seconds ))
+        offered=$(( ($(counter "$gen" g0 tx_packets) - offered_before) / seconds ))
+        delivered=$(( ($(delivered_total) - delivered_before) / seconds ))
+        wait "$trafgen_pid" 2>/dev/null || true
+        trafgen_pid=
+        sleep 0.5  # let the forwarder's ring run empty before it stops
+        stop_forwarder "$name"
+        offered_sum[$name]=$(( ${offered_sum[$name]:-0} + offered ))
+        delivered_sum[$name]=$(( ${delivered_sum[$name]:-0} + delivered ))
+        runs[$name]=$(( ${runs[$name]:-0} + 1 ))
+        printf 'round %d  %-9s offered %8d pps  at lb0 %8d pps  delivered %8d pps  core-1 backlog drops %7d/s  %s\n' \
+            "$round" "$name" "$offered" "$arrived" "$delivered" "$drops" "$report"
+    done
+done
+
+nft_mean=$(( delivered_sum[nft] / runs[nft] ))
+echo "Means over $rounds rounds:"
+for name in "${cases[@]}"; do
+    offered=$(( offered_sum[$name] / runs[$name] ))
+    delivered=$(( delivered_sum[$name] / runs[$name] ))
+    ratio=$(awk -v d="$delivered" -v n="$nft_mean" 'BEGIN { printf "%.2f", (n > 0 ? d / n : 0) }')
+    share=$(awk -v d="$delivered" -v o="$offered" 'BEGIN { printf "%.0f", (o > 0 ? 100 * d / o : 0) }')
+    printf '  %-9s offered %9d pps  delivered %9d pps (%s%% of offered)  %s× nft\n' "$name" "$offered" "$delivered" "$share" "$ratio"
+done
+[ "$pcap_available" = yes ] || echo "  pcap      not measured: this dromos has no 'run --io pcap' yet"
