@@ -5,7 +5,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the balancer on a live interface (root).",
         discussion: """
-            Checks the host first (root, interface up, no VIP local, static backend MACs, nft present), \
+            Checks the host first (root, interface up, no VIP local, an address to resolve backends without a static mac from, nft present), \
             installs an nftables netdev ingress drop for the VIPs in table 'netdev dromos' (AF_PACKET is a tap: \
             the kernel must not answer the frames Dromos forwards), then forwards until SIGINT or SIGTERM, \
             which drain the rings, remove the table and exit 0. SIGHUP reloads the configuration; a bad one \

@@ -1,5 +1,6 @@
 import DromosBalancer
 public import DromosIO
+import DromosWire
 import Glibc
 import Synchronization
 
@@ -20,6 +21,10 @@ public final class Daemon: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private var workers: [DatapathWorker] = []
     private var threads: [pthread_t] = []
+    /// Set once `run` has loaded the config; read by the neighbor thread and `applyNeighbors`.
+    private(set) var tableInputs: TableInputs?
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     public init(configPath: String, workers: Int = 1, log: @escaping @Sendable (String) -> Void,
                 port: @escaping @Sendable (String) -> AFPacketConfiguration = { AFPacketConfiguration(interface: $0) }) {
@@ -56,14 +61,24 @@ public final class Daemon: @unchecked Sendable {
         case .success(let loaded): config = loaded.0
         case .failure(let failure): throw failure
         }
-        var generation: UInt32 = 1
+        // Backends without a static MAC: the kernel's neighbor table, asked once now and then on a thread
+        // (which runs even when all MACs are static, so a reload may add backends without one).
+        let unresolved = TableInputs.unresolved(config)
+        let resolver: NeighborResolver
+        do { resolver = try NeighborResolver(interface: config.interface, log: log) } catch {
+            throw Failure(lines: ["cannot resolve backend MACs: \(error)"])
+        }
+        let resolved = Self.initialNeighbors(resolver, unresolved)
+        let inputs = TableInputs(config: config, resolved: resolved)
+        tableInputs = inputs
         let table: ForwardingTable
-        do { table = try ForwardingTable(generation: generation, services: config.balancer.services) } catch {
+        do { table = try inputs.initialTable() } catch {
             throw Failure(lines: ["cannot build the forwarding table: \(error)"])
         }
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
         var rule = KernelDropRule(interface: config.interface, vips: config.balancer.services.map(\.key.vip))
         let publisher = TablePublisher(table)
+        inputs.attach(publisher)
 
         // Ports first: a failure here leaves nothing behind.
         let group = Fanout(groupID: UInt16(truncatingIfNeeded: getpid()))
@@ -86,8 +101,10 @@ public final class Daemon: @unchecked Sendable {
         log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
             + rule.vips.map(\.description).joined(separator: ", "))
         for worker in workers { threads.append(startThread(worker)) }
+        threads.append(startNeighborThread(resolver))
         log("running: \(workerCount) worker(s) on \(config.interface) (AF_PACKET fanout group \(group.groupID)), "
-            + "\(config.balancer.services.count) service(s), table generation \(generation)")
+            + "\(config.balancer.services.count) service(s), table generation \(inputs.generation)"
+            + (unresolved.isEmpty ? "" : ", resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
 
         var current = config
         var info = siginfo_t()
@@ -103,23 +120,22 @@ public final class Daemon: @unchecked Sendable {
             switch load(expectInterface: current.interface) {
             case .failure(let failure):
                 for line in failure.lines { log("reload rejected: \(line)") }
-                log("reload rejected: still running table generation \(generation)")
+                log("reload rejected: still running table generation \(inputs.generation)")
             case .success(let loaded):
-                let next = generation &+ 1
                 do {
-                    let newTable = try ForwardingTable(generation: next, services: loaded.0.balancer.services)
+                    // Checked before the rule changes: a table that cannot be built leaves everything as it was.
+                    _ = try ForwardingTable(generation: inputs.generation, services: loaded.0.balancer.services)
                     let newRule = KernelDropRule(interface: loaded.0.interface, vips: loaded.0.balancer.services.map(\.key.vip))
                     if newRule.vips != rule.vips {
                         try newRule.install()
                         rule = newRule
                         log("nftables drop rule now covers " + rule.vips.map(\.description).joined(separator: ", "))
                     }
-                    publisher.publish(newTable)
-                    generation = next
+                    let generation = try inputs.reload(loaded.0)
                     current = loaded.0
                     log("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
                 } catch {
-                    log("reload rejected: \(error); still running table generation \(generation)")
+                    log("reload rejected: \(error); still running table generation \(inputs.generation)")
                 }
             }
         }

@@ -77,10 +77,19 @@ public enum DaemonPreflight {
                     + "(the VIP belongs on the backends' lo, not on the balancer)")
             }
         }
+        // Without a static mac the kernel resolves the backend (see NeighborResolver): it asks from its own
+        // address on the interface, so it needs one of the backend's family there.
+        let local = interfaces.first { $0.name == config.interface }?.addresses ?? []
         for service in config.balancer.services {
             for (index, backend) in service.backends.enumerated() where backend.mac == nil {
-                problems.append("services[\(service.name)].backends[\(index)] (\(backend.address)) has no 'mac': dromos run does "
-                    + "not resolve backend MACs yet (the ARP/NDP helper is not built); give each backend a static mac")
+                let isIPv4 = backend.address.isIPv4
+                guard !local.contains(where: { $0.isIPv4 == isIPv4 }), interfaces.contains(where: { $0.name == config.interface }) else { continue }
+                problems.append("services[\(service.name)].backends[\(index)] (\(backend.address)) has no 'mac', so the kernel must "
+                    + (isIPv4 ? "ARP for it on \(config.interface), which has no IPv4 address: add one in the backends' subnet "
+                        + "(ip addr add ADDRESS/PREFIX dev \(config.interface))"
+                        : "solicit it on \(config.interface), which has no IPv6 address: enable IPv6 there "
+                        + "(sysctl -w net.ipv6.conf.\(config.interface).disable_ipv6=0)")
+                    + ", or give the backend a static mac")
             }
         }
         return problems

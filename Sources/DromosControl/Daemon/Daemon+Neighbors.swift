@@ -1,0 +1,72 @@
+import DromosBalancer
+public import DromosWire
+import Glibc
+
+extension Daemon {
+    /// How often the neighbor thread reads the kernel's table: cheap (one netlink dump), and it bounds
+    /// how long a backend whose MAC changed keeps getting frames at its old one once the kernel knows.
+    static let neighborRefreshMicroseconds: UInt32 = 1_000_000
+    /// How long the start waits for the first answers, so the first connections find their backends.
+    static let initialResolutionMicroseconds: UInt32 = 1_500_000
+
+    /// One pass before the workers start, repeated until every backend answered or the wait is over.
+    static func initialNeighbors(_ resolver: NeighborResolver, _ addresses: [IPAddress]) -> [IPAddress: MACAddress] {
+        var waited: UInt32 = 0
+        var macs = resolver.refresh(addresses)
+        while macs.count < addresses.count && waited < initialResolutionMicroseconds {
+            usleep(100_000)
+            waited += 100_000
+            macs = resolver.refresh(addresses)
+        }
+        return macs
+    }
+
+    /// Rebuilds the forwarding table with these backend MACs and publishes it when anything changed.
+    /// The one place neighbor results enter the table; a control plane can call it the same way.
+    public func applyNeighbors(_ macs: [IPAddress: MACAddress]) {
+        guard let tableInputs else { return }
+        do {
+            if let generation = try tableInputs.applyNeighbors(macs) {
+                log("backend MACs changed: table generation \(generation)")
+            }
+        } catch {
+            log("backend MACs changed but the table could not be rebuilt: \(error); the running table stays")
+        }
+    }
+
+    func startNeighborThread(_ resolver: NeighborResolver) -> pthread_t {
+        let context = Unmanaged.passRetained(NeighborThreadContext(resolver) { [unowned self] in
+            self.isStopping
+        } pass: { [unowned self] resolver in
+            guard let inputs = self.tableInputs else { return }
+            self.applyNeighbors(resolver.refresh(inputs.addressesToResolve))
+        }).toOpaque()
+        var thread = pthread_t()
+        let created = pthread_create(&thread, nil, { raw in
+            let context = Unmanaged<NeighborThreadContext>.fromOpaque(raw!).takeRetainedValue()
+            while !context.stopping() {
+                context.pass(context.resolver)
+                var slept: UInt32 = 0
+                while slept < Daemon.neighborRefreshMicroseconds && !context.stopping() {
+                    usleep(50_000)
+                    slept += 50_000
+                }
+            }
+            return nil
+        }, context)
+        precondition(created == 0, "pthread_create failed: \(created)")
+        return thread
+    }
+}
+
+/// The neighbor thread owns its resolver (and its netlink socket); nothing else touches them.
+private final class NeighborThreadContext {
+    let resolver: NeighborResolver
+    let stopping: () -> Bool
+    let pass: (NeighborResolver) -> Void
+    init(_ resolver: NeighborResolver, _ stopping: @escaping () -> Bool, pass: @escaping (NeighborResolver) -> Void) {
+        self.resolver = resolver
+        self.stopping = stopping
+        self.pass = pass
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `dromos run` with backends that have no static `mac`: Dromos finds them through the balancer's
+/// neighbor table, and follows a backend whose MAC changes. The backends are prepared with
+/// `dromos backend setup`, not by hand.
+@Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: NetworkLab.skipReason)))
+final class NeighborEndToEndTests {
+    let lab = NetworkLab()
+    /// For its wait and connection helpers; its own lab stays empty.
+    let daemonTests = DaemonEndToEndTests()
+    static let vip = "203.0.113.30"
+    static let balancerMAC = "02:00:00:00:03:02"
+    static let backendMACs = ["02:00:00:00:03:11", "02:00:00:00:03:12"]
+    var stateFiles: [String] = []
+
+    deinit {
+        stateFiles.forEach { try? FileManager.default.removeItem(atPath: $0) }
+    }
+
+    struct Topology {
+        var client: String
+        var balancer: String
+        var backends: [String]
+    }
+
+    /// Client, balancer and two backends on one bridge, all in 198.18.0.0/24. `routeViaBalancer`: the
+    /// client routes the VIP via the balancer's address; otherwise the VIP is on-link for the client,
+    /// which then asks the wire who has it. `prepareBackends`: the VIP goes on the backends' lo by
+    /// `dromos backend setup`; otherwise by hand, with ARP as the kernel has it by default.
+    func topology(routeViaBalancer: Bool, prepareBackends: Bool = true) throws -> Topology {
+        let bridge = try lab.namespace("nbr")
+        try lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
+        try lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
+        let client = try lab.namespace("ncl")
+        let balancer = try lab.namespace("nlb")
+        let backends = [try lab.namespace("ns1"), try lab.namespace("ns2")]
+        func attach(_ namespace: String, _ inside: String, _ port: String, mac: String?, address: String) throws {
+            try lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
+            try lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
+            try lab.exec(namespace, ["ip", "addr", "add", address, "dev", inside])
+        }
+        try attach(client, "c0", "pcl", mac: nil, address: "198.18.0.1/24")
+        try attach(balancer, "lb0", "plb", mac: Self.balancerMAC, address: "198.18.0.2/24")
+        // Short neighbor timers, so a changed MAC is noticed in seconds rather than the default minute:
+        // a reachable entry turns stale after ~1 s, and a stale one is re-probed after 1 s.
+        try lab.exec(balancer, ["sysctl", "-qw", "net.ipv4.neigh.lb0.base_reachable_time_ms=1000",
+                                "net.ipv4.neigh.lb0.delay_first_probe_time=1"])
+        for (index, backend) in backends.enumerated() {
+            try attach(backend, "s0", "ps\(index + 1)", mac: Self.backendMACs[index], address: "198.18.0.\(11 + index)/24")
+            if prepareBackends {
+                let state = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-nb-\(UUID().uuidString).yaml").path
+                stateFiles.append(state)
+                try lab.exec(backend, [DaemonEndToEndTests.dromos, "backend", "setup", "--vip", Self.vip, "--state", state])
+            } else {
+                try lab.exec(backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
+            }
+        }
+        if routeViaBalancer {
+            try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", "198.18.0.2"])
+        } else {
+            try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "dev", "c0"])
+        }
+        return Topology(client: client, balancer: balancer, backends: backends)
+    }
+
+    func writeConfig(announce: Bool = false) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-nb-\(UUID().uuidString).yaml")
+        let yaml = """
+            interface: lb0
+            services:
+              - name: web
+                vip: \(Self.vip)
+            \(announce ? "    announce: arp\n" : "")    port: 80
+                protocol: tcp
+                scheduler: rr
+                backends:
+                  - { address: 198.18.0.11 }
+                  - { address: 198.18.0.12 }
+
+            """
+        try yaml.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func log(_ daemon: RunningCommand) -> String { (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? "" }
+
+    @Test func connectionsWorkWithMACsResolvedByDromosAlsoAfterABackendsMACChanges() throws {
+        let net = try topology(routeViaBalancer: true)
+        let config = try writeConfig()
+        defer { try? FileManager.default.removeItem(at: config) }
+        let servers = try net.backends.enumerated().map { index, backend in
+            try lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
+        }
+        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
+        let daemon = try lab.start(net.balancer, [DaemonEndToEndTests.dromos, "run", "--config", config.path, "--workers", "2"])
+        defer { if daemon.isRunning { daemon.process.terminate(); daemonTests.waitForExit(daemon) } }
+        try daemonTests.waitUntilRunning(daemon)
+        #expect(log(daemon).contains("backend 198.18.0.11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(daemon))")
+        #expect(log(daemon).contains("backend 198.18.0.12 resolved to \(Self.backendMACs[1]) on lb0"), "\(log(daemon))")
+
+        let before = try daemonTests.connections(net.client, count: 40, host: Self.vip)
+        #expect(before.failures.isEmpty, "\(before.failures.prefix(3))")
+        #expect(before.answers.values.reduce(0, +) == 40 && before.answers.count == 2, "both backends answer: \(before.answers)")
+
+        // The backend is "replaced": same address, new MAC. Dromos must follow without a reload.
+        let newMAC = "02:00:00:00:03:31"
+        try lab.exec(net.backends[0], ["ip", "link", "set", "dev", "s0", "address", newMAC])
+        // The kernel's re-probe to the old MAC fails (the entry goes FAILED, the backend takes no new flows),
+        // then Dromos has it ask again by broadcast; or the kernel learns the new MAC directly.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && !log(daemon).contains("backend 198.18.0.11 moved from \(Self.backendMACs[0]) to \(newMAC)")
+                && !log(daemon).contains("backend 198.18.0.11 resolved to \(newMAC)") {
+            usleep(50_000)
+        }
+        #expect(log(daemon).contains("to \(newMAC)"), "\(log(daemon))")
+        let after = try daemonTests.connections(net.client, count: 40, host: Self.vip)
+        #expect(after.failures.isEmpty, "\(after.failures.prefix(3))")
+        #expect(after.answers.values.reduce(0, +) == 40 && after.answers.count == 2, "both backends answer: \(after.answers)")
+
+        kill(daemon.process.processIdentifier, SIGTERM)
+        #expect(daemonTests.waitForExit(daemon))
+        #expect(daemon.process.terminationStatus == 0, "\(log(daemon))")
+        print("dromos run log (neighbor resolution):\n\(log(daemon))")
+    }
+}
