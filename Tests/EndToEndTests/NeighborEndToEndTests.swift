@@ -86,9 +86,29 @@ final class NeighborEndToEndTests {
 
     func log(_ daemon: RunningCommand) -> String { (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? "" }
 
+    /// Who answers ARP for the VIP on the client's link: the MACs in the replies the client saw while it
+    /// resolved the VIP (captured on its interface).
+    func arpAnswers(_ client: String) throws -> Set<String> {
+        let capture = try lab.start(client, ["timeout", "4", "tcpdump", "-i", "c0", "-n", "-l", "arp"])
+        usleep(1_000_000)
+        _ = try? lab.exec(client, ["ip", "neigh", "flush", "to", Self.vip])
+        _ = try? lab.exec(client, ["timeout", "2", "bash", "-c", "exec 3<>/dev/tcp/\(Self.vip)/80"], timeout: 10)
+        let deadline = Date().addingTimeInterval(10)
+        while capture.isRunning && Date() < deadline { usleep(20_000) }
+        let text = (try? String(contentsOf: capture.output, encoding: .utf8)) ?? ""
+        // "ARP, Reply 203.0.113.30 is-at 02:00:00:00:03:02, length 28"
+        return Set(text.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("Reply \(Self.vip) is-at ") else { return nil }
+            return line.components(separatedBy: "is-at ").last?.split(separator: ",").first.map(String.init)
+        })
+    }
+
+    /// The whole issue in one lab: the client's VIP is on-link (no route), so it asks the wire; Dromos
+    /// answers for it (`announce: arp`) and the backends, prepared with `dromos backend setup`, stay
+    /// silent. Connections work with MACs Dromos resolved, and again after a backend's MAC changed.
     @Test func connectionsWorkWithMACsResolvedByDromosAlsoAfterABackendsMACChanges() throws {
-        let net = try topology(routeViaBalancer: true)
-        let config = try writeConfig()
+        let net = try topology(routeViaBalancer: false)
+        let config = try writeConfig(announce: true)
         defer { try? FileManager.default.removeItem(at: config) }
         let servers = try net.backends.enumerated().map { index, backend in
             try lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
@@ -99,6 +119,8 @@ final class NeighborEndToEndTests {
         try daemonTests.waitUntilRunning(daemon)
         #expect(log(daemon).contains("backend 198.18.0.11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(daemon))")
         #expect(log(daemon).contains("backend 198.18.0.12 resolved to \(Self.backendMACs[1]) on lb0"), "\(log(daemon))")
+        #expect(log(daemon).contains("announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(daemon))")
+        #expect(try arpAnswers(net.client) == [Self.balancerMAC])
 
         let before = try daemonTests.connections(net.client, count: 40, host: Self.vip)
         #expect(before.failures.isEmpty, "\(before.failures.prefix(3))")
@@ -121,7 +143,25 @@ final class NeighborEndToEndTests {
 
         kill(daemon.process.processIdentifier, SIGTERM)
         #expect(daemonTests.waitForExit(daemon))
+        #expect(log(daemon).contains("replied "), "\(log(daemon))")
+        #expect(!log(daemon).contains("replied 0"), "\(log(daemon))")
         #expect(daemon.process.terminationStatus == 0, "\(log(daemon))")
         print("dromos run log (neighbor resolution):\n\(log(daemon))")
+    }
+
+    /// Why backends need `dromos backend setup`: with the VIP on their lo and the kernel's default ARP
+    /// settings, every backend answers ARP for the VIP too, so the client's cache holds whichever answer
+    /// came last and its traffic bypasses the balancer.
+    @Test func withoutBackendSetupMoreThanOneHostAnswersForTheVIP() throws {
+        let net = try topology(routeViaBalancer: false, prepareBackends: false)
+        let config = try writeConfig(announce: true)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let daemon = try lab.start(net.balancer, [DaemonEndToEndTests.dromos, "run", "--config", config.path])
+        defer { if daemon.isRunning { daemon.process.terminate(); daemonTests.waitForExit(daemon) } }
+        try daemonTests.waitUntilRunning(daemon)
+        let answers = try arpAnswers(net.client)
+        #expect(answers.count == 3, "ARP replies for the VIP came from \(answers.sorted())")
+        #expect(answers.isSuperset(of: [Self.balancerMAC] + Self.backendMACs), "\(answers.sorted())")
+        print("without backend setup, ARP for \(Self.vip) was answered by \(answers.sorted())")
     }
 }

@@ -70,3 +70,36 @@ private final class NeighborThreadContext {
         self.pass = pass
     }
 }
+
+extension Daemon {
+    /// Sends a gratuitous ARP / unsolicited neighbor advertisement for every VIP with `announce: arp`,
+    /// so the link learns they are here (at start, and for a future `dromos ctl vip announce` after a
+    /// failover between balancers). Returns and logs one line per VIP.
+    @discardableResult
+    public func announceVIPs() -> [String] {
+        guard let announcer, let tableInputs else { return [] }
+        let lines = announcer.announce(tableInputs.announcedVIPs)
+        lines.forEach(log)
+        return lines
+    }
+
+    /// Joins the VIPs' solicited-node groups and announces them: for the start and for VIPs a reload adds.
+    func startAnnouncing(_ vips: [IPAddress]) {
+        guard let announcer, !vips.isEmpty else { return }
+        announcer.listen(for: vips).forEach(log)
+        announcer.announce(vips).forEach(log)
+    }
+
+    /// The interface's own MAC, from the kernel's link table.
+    static func interfaceMAC(_ interface: String) throws(BackendSetupError) -> MACAddress {
+        guard let index = RouteNetlink.interfaceIndex(interface) else { throw BackendSetupError("interface \(interface) does not exist") }
+        let mac: MACAddress?
+        do {
+            mac = try RouteNetlink().linkAddress(interfaceIndex: index)
+        } catch {
+            throw BackendSetupError("\(error)")
+        }
+        guard let mac else { throw BackendSetupError("\(interface) has no Ethernet address; set 'mac' in the config") }
+        return mac
+    }
+}

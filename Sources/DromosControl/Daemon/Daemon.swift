@@ -23,6 +23,8 @@ public final class Daemon: @unchecked Sendable {
     private var threads: [pthread_t] = []
     /// Set once `run` has loaded the config; read by the neighbor thread and `applyNeighbors`.
     private(set) var tableInputs: TableInputs?
+    /// Sends the VIP announcements; set once `run` knows the interface's MAC.
+    private(set) var announcer: VIPAnnouncer?
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
@@ -69,6 +71,14 @@ public final class Daemon: @unchecked Sendable {
             throw Failure(lines: ["cannot resolve backend MACs: \(error)"])
         }
         let resolved = Self.initialNeighbors(resolver, unresolved)
+        // The MAC replies and announcements carry, and forwarded frames' source: the config's, else the interface's.
+        let ownMAC: MACAddress
+        do { ownMAC = try config.mac ?? Self.interfaceMAC(config.interface) } catch {
+            throw Failure(lines: ["cannot read the MAC of \(config.interface): \(error)"])
+        }
+        do { announcer = try VIPAnnouncer(interface: config.interface, mac: ownMAC) } catch {
+            throw Failure(lines: ["\(error)"])
+        }
         let inputs = TableInputs(config: config, resolved: resolved)
         tableInputs = inputs
         let table: ForwardingTable
@@ -87,7 +97,7 @@ public final class Daemon: @unchecked Sendable {
                 var settings = portTemplate(config.interface)
                 settings.fanout = group
                 let port = try AFPacketPort(settings)
-                let balancer = BalancerWorker(table: table, flowTable: config.balancer.flows, sourceMAC: config.mac)
+                let balancer = BalancerWorker(table: table, flowTable: config.balancer.flows, sourceMAC: ownMAC)
                 workers.append(DatapathWorker(index: index, port: port, balancer: balancer, publisher: publisher))
             }
         } catch {
@@ -105,6 +115,7 @@ public final class Daemon: @unchecked Sendable {
         log("running: \(workerCount) worker(s) on \(config.interface) (AF_PACKET fanout group \(group.groupID)), "
             + "\(config.balancer.services.count) service(s), table generation \(inputs.generation)"
             + (unresolved.isEmpty ? "" : ", resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
+        startAnnouncing(table.announcedVIPs)
 
         var current = config
         var info = siginfo_t()
@@ -131,8 +142,10 @@ public final class Daemon: @unchecked Sendable {
                         rule = newRule
                         log("nftables drop rule now covers " + rule.vips.map(\.description).joined(separator: ", "))
                     }
+                    let before = Set(inputs.announcedVIPs)
                     let generation = try inputs.reload(loaded.0)
                     current = loaded.0
+                    startAnnouncing(inputs.announcedVIPs.filter { !before.contains($0) })
                     log("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
                 } catch {
                     log("reload rejected: \(error); still running table generation \(inputs.generation)")
@@ -144,7 +157,7 @@ public final class Daemon: @unchecked Sendable {
         threads = []
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
-            + "passed \(totals.passed), dropped \(totals.dropped)")
+            + "passed \(totals.passed), dropped \(totals.dropped), replied \(totals.replied)")
         if workers.count > 1 {
             log("per worker (fanout spread): " + workers.map { worker in
                 let counters = worker.counters

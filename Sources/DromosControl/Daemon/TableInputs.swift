@@ -32,6 +32,13 @@ final class TableInputs: Sendable {
     var generation: UInt32 { inputs.withLock { $0.generation } }
     var config: DromosConfig { inputs.withLock { $0.config } }
 
+    /// The VIPs with `announce: arp`, each once.
+    var announcedVIPs: [IPAddress] {
+        var seen: Set<IPAddress> = []
+        return inputs.withLock { $0.config }.balancer.services.filter { $0.announce != .none }.map(\.key.vip)
+            .filter { seen.insert($0).inserted }
+    }
+
     /// Backends that need resolving: those without a static `mac`.
     var addressesToResolve: [IPAddress] { Self.unresolved(inputs.withLock { $0.config }) }
 

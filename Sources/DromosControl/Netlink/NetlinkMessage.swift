@@ -13,6 +13,8 @@ enum Netlink {
     static let exclusive: UInt16 = 0x200
     static let create: UInt16 = 0x400
 
+    static let newLink: UInt16 = 16
+    static let getLink: UInt16 = 18
     static let newAddress: UInt16 = 20
     static let deleteAddress: UInt16 = 21
     static let getAddress: UInt16 = 22
