@@ -11,6 +11,7 @@ final class NeighborEndToEndTests {
     /// For its wait and connection helpers; its own lab stays empty.
     let daemonTests = DaemonEndToEndTests()
     static let vip = "203.0.113.30"
+    static let vip6 = "2001:db8:ffff::30"
     static let balancerMAC = "02:00:00:00:03:02"
     static let backendMACs = ["02:00:00:00:03:11", "02:00:00:00:03:12"]
     var stateFiles: [String] = []
@@ -29,17 +30,22 @@ final class NeighborEndToEndTests {
     /// client routes the VIP via the balancer's address; otherwise the VIP is on-link for the client,
     /// which then asks the wire who has it. `prepareBackends`: the VIP goes on the backends' lo by
     /// `dromos backend setup`; otherwise by hand, with ARP as the kernel has it by default.
-    func topology(routeViaBalancer: Bool, prepareBackends: Bool = true) throws -> Topology {
+    /// `ipv6`: the same in 2001:db8:18::/64 too, with an IPv6 VIP beside the IPv4 one.
+    func topology(routeViaBalancer: Bool, prepareBackends: Bool = true, ipv6: Bool = false) throws -> Topology {
         let bridge = try lab.namespace("nbr")
         try lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
         try lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
-        let client = try lab.namespace("ncl")
-        let balancer = try lab.namespace("nlb")
-        let backends = [try lab.namespace("ns1"), try lab.namespace("ns2")]
+        let client = try lab.namespace("ncl", ipv6: ipv6)
+        let balancer = try lab.namespace("nlb", ipv6: ipv6)
+        let backends = [try lab.namespace("ns1", ipv6: ipv6), try lab.namespace("ns2", ipv6: ipv6)]
         func attach(_ namespace: String, _ inside: String, _ port: String, mac: String?, address: String) throws {
             try lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
             try lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
             try lab.exec(namespace, ["ip", "addr", "add", address, "dev", inside])
+            if ipv6 {
+                let host = address.split(separator: "/")[0].split(separator: ".")[3]
+                try lab.exec(namespace, ["ip", "-6", "addr", "add", "2001:db8:18::\(host)/64", "dev", inside, "nodad"])
+            }
         }
         try attach(client, "c0", "pcl", mac: nil, address: "198.18.0.1/24")
         try attach(balancer, "lb0", "plb", mac: Self.balancerMAC, address: "198.18.0.2/24")
@@ -52,7 +58,8 @@ final class NeighborEndToEndTests {
             if prepareBackends {
                 let state = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-nb-\(UUID().uuidString).yaml").path
                 stateFiles.append(state)
-                try lab.exec(backend, [DaemonEndToEndTests.dromos, "backend", "setup", "--vip", Self.vip, "--state", state])
+                try lab.exec(backend, [DaemonEndToEndTests.dromos, "backend", "setup", "--vip", Self.vip, "--state", state]
+                             + (ipv6 ? ["--vip", Self.vip6] : []))
             } else {
                 try lab.exec(backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
             }
@@ -61,11 +68,12 @@ final class NeighborEndToEndTests {
             try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", "198.18.0.2"])
         } else {
             try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "dev", "c0"])
+            if ipv6 { try lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "dev", "c0"]) }
         }
         return Topology(client: client, balancer: balancer, backends: backends)
     }
 
-    func writeConfig(announce: Bool = false) throws -> URL {
+    func writeConfig(announce: Bool = false, ipv6: Bool = false) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-nb-\(UUID().uuidString).yaml")
         let yaml = """
             interface: lb0
@@ -79,7 +87,18 @@ final class NeighborEndToEndTests {
                   - { address: 198.18.0.11 }
                   - { address: 198.18.0.12 }
 
-            """
+            """ + (ipv6 ? """
+              - name: web6
+                vip: "\(Self.vip6)"
+                announce: arp
+                port: 80
+                protocol: tcp
+                scheduler: rr
+                backends:
+                  - { address: "2001:db8:18::11" }
+                  - { address: "2001:db8:18::12" }
+
+            """ : "")
         try yaml.write(to: url, atomically: true, encoding: .utf8)
         return url
     }
@@ -163,5 +182,32 @@ final class NeighborEndToEndTests {
         #expect(answers.count == 3, "ARP replies for the VIP came from \(answers.sorted())")
         #expect(answers.isSuperset(of: [Self.balancerMAC] + Self.backendMACs), "\(answers.sorted())")
         print("without backend setup, ARP for \(Self.vip) was answered by \(answers.sorted())")
+    }
+
+    /// IPv6: the client's neighbor solicitation for the on-link VIP is answered by the balancer, whose MAC
+    /// the client then caches; Dromos resolves the backends by NDP; connections reach both backends.
+    @Test func ipv6VIPIsAnsweredByTheBalancerAndBackendsAreResolvedByNDP() throws {
+        let net = try topology(routeViaBalancer: false, ipv6: true)
+        let config = try writeConfig(announce: true, ipv6: true)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let servers = try net.backends.enumerated().map { index, backend in
+            try lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80, ipv6: true))
+        }
+        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
+        let daemon = try lab.start(net.balancer, [DaemonEndToEndTests.dromos, "run", "--config", config.path])
+        defer { if daemon.isRunning { daemon.process.terminate(); daemonTests.waitForExit(daemon) } }
+        try daemonTests.waitUntilRunning(daemon)
+        #expect(daemonTests.waitForLog(daemon, "backend 2001:db8:18::12 resolved to \(Self.backendMACs[1]) on lb0", seconds: 10), "\(log(daemon))")
+        #expect(log(daemon).contains("backend 2001:db8:18::11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(daemon))")
+        #expect(log(daemon).contains("announced \(Self.vip6) at \(Self.balancerMAC) on lb0 (unsolicited neighbor advertisement)"))
+
+        let result = try daemonTests.connections(net.client, count: 20, host: Self.vip6)
+        #expect(result.failures.isEmpty, "\(result.failures.prefix(3))")
+        #expect(result.answers.values.reduce(0, +) == 20 && result.answers.count == 2, "both backends answer: \(result.answers)")
+        let entry = try lab.exec(net.client, ["ip", "-6", "neigh", "show", Self.vip6])
+        #expect(entry.contains("lladdr \(Self.balancerMAC)"), "the client's entry for the VIP: \(entry)")
+        kill(daemon.process.processIdentifier, SIGTERM)
+        #expect(daemonTests.waitForExit(daemon))
+        #expect(!log(daemon).contains("replied 0"), "\(log(daemon))")
     }
 }
