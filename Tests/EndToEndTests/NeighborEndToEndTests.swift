@@ -212,4 +212,25 @@ final class NeighborEndToEndTests {
         #expect(daemonTests.waitForExit(daemon))
         #expect(!log(daemon).contains("replied 0"), "\(log(daemon))")
     }
+
+    /// Without `announce` nobody claims the on-link VIP (the backends ran setup); a reload that adds it
+    /// makes Dromos announce the VIP and answer for it, with no restart.
+    @Test func aReloadThatAddsAnnounceClaimsTheVIP() throws {
+        let net = try topology(routeViaBalancer: false)
+        let config = try writeConfig()
+        defer { try? FileManager.default.removeItem(at: config) }
+        let daemon = try lab.start(net.balancer, [DaemonEndToEndTests.dromos, "run", "--config", config.path])
+        defer { if daemon.isRunning { daemon.process.terminate(); daemonTests.waitForExit(daemon) } }
+        try daemonTests.waitUntilRunning(daemon)
+        #expect(try arpAnswers(net.client).isEmpty)
+        #expect(!log(daemon).contains("announced"))
+
+        let announcing = try writeConfig(announce: true)
+        defer { try? FileManager.default.removeItem(at: announcing) }
+        try FileManager.default.removeItem(at: config)
+        try FileManager.default.moveItem(at: announcing, to: config)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(daemonTests.waitForLog(daemon, "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(daemon))")
+        #expect(try arpAnswers(net.client) == [Self.balancerMAC])
+    }
 }
