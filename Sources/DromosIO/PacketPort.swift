@@ -18,6 +18,14 @@ public protocol PacketPort: AnyObject {
     var fileDescriptor: Int32 { get }
     /// Waits until frames are ready or the timeout passes; true when frames are ready.
     func waitForFrames(timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool
+    /// Frames the kernel dropped since the port opened because its receive ring was full. Reads the
+    /// kernel's counters: for reports at a batch boundary, never per frame.
+    func currentRingDrops() -> UInt64
 }
 
-extension AFPacketPort: PacketPort {}
+extension AFPacketPort: PacketPort {
+    public func currentRingDrops() -> UInt64 {
+        _ = try? updateKernelStatistics()
+        return statistics.kernelDrops
+    }
+}

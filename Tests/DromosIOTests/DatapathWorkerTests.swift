@@ -50,15 +50,31 @@ final class DatapathWorkerTests {
                 }
             }
             try sender.finish()
+            // The control plane's read: asked from another thread, answered at a batch boundary.
+            let answer = ReportBox()
+            let mailbox = worker.mailbox
+            let asker = Thread { answer.set(mailbox.ask(ReportRequest(flowsOf: service.key, flowLimit: 5), timeoutMilliseconds: 5_000)) }
+            asker.start()
+            let answerDeadline = monotonicNanoseconds() + 5_000_000_000
+            while answer.get() == nil && monotonicNanoseconds() < answerDeadline {
+                worker.runBatch(now: monotonicMilliseconds())
+                usleep(1_000)
+            }
             // A publication is adopted at the next batch boundary.
             let second = try ForwardingTable(generation: 2, services: [service])
             publisher.publish(second)
             worker.runBatch(now: monotonicMilliseconds())
             let adopted = worker.balancer.table === second
             try worker.port.updateKernelStatistics()
-            return (worker.counters, allocations, worker.port.statistics.kernelDrops, worker.port.statistics.transmitted, adopted)
+            return (worker.counters, allocations, worker.port.statistics.kernelDrops, worker.port.statistics.transmitted, adopted,
+                    answer.get())
         }
-        let (counters, allocations, drops, transmitted, adopted) = result
+        let (counters, allocations, drops, transmitted, adopted, report) = result
+        let perBackend = report?.statistics.backends ?? []
+        #expect(perBackend.map(\.packets).reduce(0, +) == counters.forwarded, "per-backend counts add up: \(perBackend)")
+        #expect(perBackend.allSatisfy { $0.packets > 0 && $0.newFlows > 0 }, "16 flows reach both backends")
+        #expect(report?.flows.count == 5 && report?.flows.allSatisfy { $0.key.destinationPort == 20_000 } == true)
+        #expect(report?.ringDrops == drops)
         #expect(allocations == 0, "\(allocations) allocations for \(counters.forwarded) frames")
         #expect(counters.forwarded + drops >= 3_000, "\(counters)")
         #expect(counters.forwarded >= 1_000)
@@ -67,4 +83,11 @@ final class DatapathWorkerTests {
         #expect(counters.adoptions == 1)
         #expect(adopted)
     }
+}
+
+final class ReportBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var report: WorkerReport?
+    func set(_ value: WorkerReport?) { lock.withLock { report = value } }
+    func get() -> WorkerReport? { lock.withLock { report } }
 }

@@ -60,8 +60,10 @@ final class DaemonEndToEndTests {
         let lines = backends.map {
             "      - { address: \(ipv6 ? "\"2001:db8:18::\(11 + $0)\"" : "198.18.0.\(11 + $0)"), mac: \"\(Self.backendMACs[$0])\" }"
         }
+        // A control socket of its own: the default one in /run is shared with every other daemon on the host.
         let yaml = """
             interface: lb0
+            control: { socket: \(url.path).sock }
             services:
               - name: web
                 vip: \(ipv6 ? "\"\(Self.vip6)\"" : Self.vip)

@@ -73,10 +73,12 @@ final class NeighborEndToEndTests {
         return Topology(client: client, balancer: balancer, backends: backends)
     }
 
-    func writeConfig(announce: Bool = false, ipv6: Bool = false) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-nb-\(UUID().uuidString).yaml")
+    func writeConfig(to existing: URL? = nil, announce: Bool = false, ipv6: Bool = false) throws -> URL {
+        let url = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("dromos-nb-\(UUID().uuidString).yaml")
+        // A control socket of its own: the default one in /run is shared with every other daemon on the host.
         let yaml = """
             interface: lb0
+            control: { socket: \(url.path).sock }
             services:
               - name: web
                 vip: \(Self.vip)
@@ -225,10 +227,7 @@ final class NeighborEndToEndTests {
         #expect(try arpAnswers(net.client).isEmpty)
         #expect(!log(daemon).contains("announced"))
 
-        let announcing = try writeConfig(announce: true)
-        defer { try? FileManager.default.removeItem(at: announcing) }
-        try FileManager.default.removeItem(at: config)
-        try FileManager.default.moveItem(at: announcing, to: config)
+        _ = try writeConfig(to: config, announce: true)
         kill(daemon.process.processIdentifier, SIGHUP)
         #expect(daemonTests.waitForLog(daemon, "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(daemon))")
         #expect(try arpAnswers(net.client) == [Self.balancerMAC])

@@ -3,7 +3,8 @@ import DromosWire
 import Yams
 
 extension ConfigReader {
-    static let topKeys = ["interface", "mac", "control", "state", "flows", "services"]
+    static let topKeys = ["interface", "mac", "control", "state", "metrics", "flows", "services"]
+    static let metricsKeys = ["listen"]
     static let controlKeys = ["socket", "group"]
     static let flowKeys = ["capacity", "tcp_timeout", "tcp_fin_timeout", "udp_timeout", "fragment_timeout"]
 
@@ -14,13 +15,28 @@ extension ConfigReader {
         let mac = optional(fields, "mac", sourceMAC)
         let control = optional(fields, "control", control)
         let state = optional(fields, "state", absolutePath)
+        let metrics = optional(fields, "metrics", metrics)
         let flows = optional(fields, "flows", flows)
         let services = required(fields, "services", services)
         guard problems.isEmpty, let interface, let mac = mac.orNone, let state = state.orNone,
-              let control = control.or((DromosConfig.defaultControlSocket, nil)),
+              let control = control.or((DromosConfig.defaultControlSocket, nil)), let metrics = metrics.orNone,
               let flows = flows.or(FlowTableSpec()), let services else { return nil }
         return DromosConfig(interface: interface, mac: mac, controlSocket: control.socket, controlGroup: control.group,
-                            statePath: state, balancer: BalancerSpec(services: services, flows: flows))
+                            statePath: state, balancer: BalancerSpec(services: services, flows: flows), metricsListen: metrics)
+    }
+
+    /// `metrics: {}` listens on the loopback default; leaving `metrics` out serves no endpoint.
+    private func metrics(_ node: Node, at path: String) -> ListenAddress? {
+        guard let fields = fields(node, at: path, allowed: Self.metricsKeys) else { return nil }
+        return optional(fields, "listen") { (node: Node, path: String) -> ListenAddress? in
+            guard let text = text(node, at: path) else { return nil }
+            switch ListenAddress.parse(text) {
+            case .success(let address): return address
+            case .failure(let problem):
+                report(path, problem.reason)
+                return nil
+            }
+        }.or(ListenAddress.defaultMetrics)
     }
 
     /// Linux's rules (`dev_valid_name`): fewer than IFNAMSIZ (16) bytes, no '/', ':' or whitespace.

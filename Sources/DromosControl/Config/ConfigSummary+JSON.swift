@@ -20,6 +20,7 @@ extension ConfigSummary {
         root.add("mac", .optionalString(config.mac?.description))
         root.add("control", .object(control))
         root.add("state", .optionalString(config.statePath))
+        if let metrics = config.metricsListen { root.add("metrics", .string(metrics.description)) }
         root.add("flows", .object(flowObject))
         root.add("services", .array(config.balancer.services.map(serviceValue)))
         return root.encoded + "\n"

@@ -18,6 +18,7 @@ public enum ConfigSummary {
         lines.append("  socket: \(yamlText(config.controlSocket))")
         lines.append(setting("  group", config.controlGroup, otherwise: "none (root only)"))
         lines.append(setting("state", config.statePath, otherwise: "none (runtime changes are not kept across restarts)"))
+        if let metrics = config.metricsListen { lines.append("metrics:\n  listen: \(yamlText(metrics.description))") }
         lines.append("flows:")
         lines.append("  capacity: \(flows.capacity)")
         lines.append("  tcp_timeout: \(DurationText.format(milliseconds: flows.tcpEstablishedTimeoutMilliseconds))")

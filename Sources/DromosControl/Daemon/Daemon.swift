@@ -18,11 +18,13 @@ public final class Daemon: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     /// Tests shrink the rings; the daemon uses the production defaults.
     let portTemplate: @Sendable (String) -> AFPacketConfiguration
+    /// Tests shorten the idle timeout.
+    public var controlLimits = ControlServer.Limits()
     private let stopping = Atomic<Bool>(false)
     private var workers: [DatapathWorker] = []
     private var threads: [pthread_t] = []
-    /// Set once `run` has loaded the config; read by the neighbor thread and `applyNeighbors`.
-    private(set) var tableInputs: TableInputs?
+    /// Set once `run` has built it; the neighbor thread and `applyNeighbors` feed it MACs.
+    private(set) var controlPlane: ControlPlane?
     /// Sends the VIP announcements; set once `run` knows the interface's MAC.
     private(set) var announcer: VIPAnnouncer?
 
@@ -50,6 +52,37 @@ public final class Daemon: @unchecked Sendable {
         return problems.isEmpty ? .success((config, [])) : .failure(Failure(lines: problems))
     }
 
+    /// The pool to start from (config file or state file, see ``ControlPlane/startingPool``) and the
+    /// control plane that owns it from here on.
+    func startControlPlane(_ config: DromosConfig) throws(Failure) -> ControlPlane {
+        let stateFile = config.statePath.map(StateFile.init(path:))
+        let interface = config.interface
+        let hooks = ControlHooks(
+            coverVIPs: { vips in
+                do throws(KernelDropRule.Failure) {
+                    try KernelDropRule(interface: interface, vips: vips).replace()
+                    return nil
+                } catch { return error.description }
+            },
+            hostProblems: { services in
+                DaemonPreflight.poolProblems(services: services, interface: interface, interfaces: HostInterface.all())
+            },
+            loadConfig: { [load = self.load] in
+                switch load(interface) {
+                case .success(let loaded): return .success(loaded.0)
+                case .failure(let failure): return .failure(ControlError(failure.lines.joined(separator: "; ")))
+                }
+            })
+        do throws(ControlError) {
+            let (pool, note) = try ControlPlane.startingPool(config: config, stateFile: stateFile)
+            log(note)
+            if let problem = hooks.hostProblems(pool.services).first { throw ControlError(problem) }
+            return try ControlPlane(pool: pool, configServices: config.balancer.services, stateFile: stateFile, hooks: hooks, log: log)
+        } catch {
+            throw Failure(lines: [error.message])
+        }
+    }
+
     /// Runs until SIGINT or SIGTERM; returns after a clean stop, throws when it could not start.
     public func run() throws(Failure) {
         // Signals are taken synchronously by this thread; workers inherit the mask and never see them.
@@ -63,14 +96,16 @@ public final class Daemon: @unchecked Sendable {
         case .success(let loaded): config = loaded.0
         case .failure(let failure): throw failure
         }
+        let plane = try startControlPlane(config)
+        controlPlane = plane
         // Backends without a static MAC: the kernel's neighbor table, asked once now and then on a thread
-        // (which runs even when all MACs are static, so a reload may add backends without one).
-        let unresolved = TableInputs.unresolved(config)
+        // (which runs even when all MACs are static, so a change may add backends without one).
         let resolver: NeighborResolver
         do { resolver = try NeighborResolver(interface: config.interface, log: log) } catch {
             throw Failure(lines: ["cannot resolve backend MACs: \(error)"])
         }
-        let resolved = Self.initialNeighbors(resolver, unresolved)
+        let unresolved = Self.unresolved(plane.running.pool.services)
+        applyNeighbors(Self.initialNeighbors(resolver, unresolved))
         // The MAC replies and announcements carry, and forwarded frames' source: the config's, else the interface's.
         let ownMAC: MACAddress
         do { ownMAC = try config.mac ?? Self.interfaceMAC(config.interface) } catch {
@@ -79,16 +114,10 @@ public final class Daemon: @unchecked Sendable {
         do { announcer = try VIPAnnouncer(interface: config.interface, mac: ownMAC) } catch {
             throw Failure(lines: ["\(error)"])
         }
-        let inputs = TableInputs(config: config, resolved: resolved)
-        tableInputs = inputs
-        let table: ForwardingTable
-        do { table = try inputs.initialTable() } catch {
-            throw Failure(lines: ["cannot build the forwarding table: \(error)"])
-        }
+        let table = plane.running.table
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
-        var rule = KernelDropRule(interface: config.interface, vips: config.balancer.services.map(\.key.vip))
-        let publisher = TablePublisher(table)
-        inputs.attach(publisher)
+        let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
+        let publisher = plane.publisher
 
         // Ports first: a failure here leaves nothing behind.
         let group = Fanout(groupID: UInt16(truncatingIfNeeded: getpid()))
@@ -104,20 +133,47 @@ public final class Daemon: @unchecked Sendable {
             workers = []
             throw Failure(lines: ["cannot open the AF_PACKET port on \(config.interface): \(error)"])
         }
+        let reader = DatapathReader.workers(mailboxes: workers.map(\.mailbox)) { [workers] in
+            workers.reduce(DatapathCounters()) { $0 + $1.counters }
+        }
+        // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
+        let server: ControlServer
+        var metrics: MetricsServer? = nil
+        do {
+            server = try ControlServer(
+                path: config.controlSocket, access: .init(group: config.controlGroup),
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log),
+                limits: controlLimits, log: log)
+        } catch {
+            workers = []
+            throw Failure(lines: [error.message])
+        }
+        if let listen = config.metricsListen {
+            do {
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
+            } catch {
+                server.stop()
+                workers = []
+                throw Failure(lines: [error.message])
+            }
+        }
         do { try rule.install() } catch {
             workers = []
+            server.stop()
+            metrics?.stop()
             throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
         }
         log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
             + rule.vips.map(\.description).joined(separator: ", "))
         for worker in workers { threads.append(startThread(worker)) }
         threads.append(startNeighborThread(resolver))
+        server.start()
+        metrics?.start()
         log("running: \(workerCount) worker(s) on \(config.interface) (AF_PACKET fanout group \(group.groupID)), "
-            + "\(config.balancer.services.count) service(s), table generation \(inputs.generation)"
-            + (unresolved.isEmpty ? "" : ", resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
-        startAnnouncing(table.announcedVIPs)
+            + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
+            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
+            + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
 
-        var current = config
         var info = siginfo_t()
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         while true {
@@ -128,33 +184,17 @@ public final class Daemon: @unchecked Sendable {
             }
             guard signal == SIGHUP else { continue }
             log("received SIGHUP: reloading \(configPath)")
-            switch load(expectInterface: current.interface) {
-            case .failure(let failure):
-                for line in failure.lines { log("reload rejected: \(line)") }
-                log("reload rejected: still running table generation \(inputs.generation)")
-            case .success(let loaded):
-                do {
-                    // Checked before the rule changes: a table that cannot be built leaves everything as it was.
-                    _ = try ForwardingTable(generation: inputs.generation, services: loaded.0.balancer.services)
-                    let newRule = KernelDropRule(interface: loaded.0.interface, vips: loaded.0.balancer.services.map(\.key.vip))
-                    if newRule.vips != rule.vips {
-                        try newRule.install()
-                        rule = newRule
-                        log("nftables drop rule now covers " + rule.vips.map(\.description).joined(separator: ", "))
-                    }
-                    let before = Set(inputs.announcedVIPs)
-                    let generation = try inputs.reload(loaded.0)
-                    current = loaded.0
-                    startAnnouncing(inputs.announcedVIPs.filter { !before.contains($0) })
-                    log("reloaded: table generation \(generation), \(current.balancer.services.count) service(s)")
-                } catch {
-                    log("reload rejected: \(error); still running table generation \(inputs.generation)")
-                }
+            do {
+                let generation = try plane.apply(.reload)
+                log("reloaded: table generation \(generation), \(plane.running.pool.services.count) service(s)")
+            } catch {
+                for line in error.message.split(separator: "; ") { log("reload rejected: \(line)") }
+                log("reload rejected: still running table generation \(plane.running.generation)")
             }
         }
-        stopping.store(true, ordering: .releasing)
-        for thread in threads { pthread_join(thread, nil) }
-        threads = []
+        server.stop()
+        metrics?.stop()
+        stopWorkers()
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
             + "passed \(totals.passed), dropped \(totals.dropped), replied \(totals.replied)")
@@ -165,12 +205,18 @@ public final class Daemon: @unchecked Sendable {
             }.joined(separator: "; "))
         }
         do {
-            try rule.remove()
+            try KernelDropRule(interface: config.interface, vips: []).remove()
             log("removed nftables table netdev \(KernelDropRule.tableName)")
         } catch {
             throw Failure(lines: ["could not remove the nftables table (remove it with: nft delete table netdev "
                                   + "\(KernelDropRule.tableName)): \(error.description)"])
         }
+    }
+
+    private func stopWorkers() {
+        stopping.store(true, ordering: .releasing)
+        for thread in threads { pthread_join(thread, nil) }
+        threads = []
     }
 
     private func startThread(_ worker: DatapathWorker) -> pthread_t {

@@ -1,4 +1,5 @@
 public import DromosWire
+public import DromosBalancer
 import Glibc
 
 /// An interface of this host (in the current network namespace) as `getifaddrs` reports it.
@@ -66,8 +67,15 @@ public enum DaemonPreflight {
             let known = interfaces.map(\.name).joined(separator: ", ")
             problems.append("interface \(config.interface) does not exist (this host has: \(known)); fix 'interface' in the config")
         }
+        problems += poolProblems(services: config.balancer.services, interface: config.interface, interfaces: interfaces)
+        return problems
+    }
+
+    /// What the host says about a pool on `interface`, at start and for every change at run time.
+    public static func poolProblems(services: [ServiceSpec], interface: String, interfaces: [HostInterface]) -> [String] {
+        var problems: [String] = []
         var reported: Set<IPAddress> = []
-        for service in config.balancer.services where !reported.contains(service.key.vip) {
+        for service in services where !reported.contains(service.key.vip) {
             let vip = service.key.vip
             for interface in interfaces where interface.addresses.contains(vip) {
                 reported.insert(vip)
@@ -79,16 +87,16 @@ public enum DaemonPreflight {
         }
         // Without a static mac the kernel resolves the backend (see NeighborResolver): it asks from its own
         // address on the interface, so it needs one of the backend's family there.
-        let local = interfaces.first { $0.name == config.interface }?.addresses ?? []
-        for service in config.balancer.services {
+        let local = interfaces.first { $0.name == interface }?.addresses ?? []
+        for service in services {
             for (index, backend) in service.backends.enumerated() where backend.mac == nil {
                 let isIPv4 = backend.address.isIPv4
-                guard !local.contains(where: { $0.isIPv4 == isIPv4 }), interfaces.contains(where: { $0.name == config.interface }) else { continue }
+                guard !local.contains(where: { $0.isIPv4 == isIPv4 }), interfaces.contains(where: { $0.name == interface }) else { continue }
                 problems.append("services[\(service.name)].backends[\(index)] (\(backend.address)) has no 'mac', so the kernel must "
-                    + (isIPv4 ? "ARP for it on \(config.interface), which has no IPv4 address: add one in the backends' subnet "
-                        + "(ip addr add ADDRESS/PREFIX dev \(config.interface))"
-                        : "solicit it on \(config.interface), which has no IPv6 address: enable IPv6 there "
-                        + "(sysctl -w net.ipv6.conf.\(config.interface).disable_ipv6=0)")
+                    + (isIPv4 ? "ARP for it on \(interface), which has no IPv4 address: add one in the backends' subnet "
+                        + "(ip addr add ADDRESS/PREFIX dev \(interface))"
+                        : "solicit it on \(interface), which has no IPv6 address: enable IPv6 there "
+                        + "(sysctl -w net.ipv6.conf.\(interface).disable_ipv6=0)")
                     + ", or give the backend a static mac")
             }
         }

@@ -52,6 +52,13 @@ public struct KernelDropRule: Sendable {
         try Self.run([nft, "-f", "-"], input: script)
     }
 
+    /// Swaps the running table for this one in one nft transaction: no moment without a rule, and a
+    /// failure leaves the old rule in place. (`add` first so that the `delete` has a table to delete.)
+    public func replace() throws(Failure) {
+        guard let nft = Self.nftPath() else { throw Failure(description: Self.missingNftFix) }
+        try Self.run([nft, "-f", "-"], input: "add table netdev \(Self.tableName)\ndelete table netdev \(Self.tableName)\n" + script)
+    }
+
     public func remove() throws(Failure) {
         guard let nft = Self.nftPath() else { throw Failure(description: Self.missingNftFix) }
         try Self.run([nft, "delete", "table", "netdev", Self.tableName])

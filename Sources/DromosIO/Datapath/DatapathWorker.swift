@@ -106,6 +106,8 @@ public final class DatapathWorker: @unchecked Sendable {
     @exclusivity(unchecked) var follower: TableFollower
     @exclusivity(unchecked) var local = DatapathCounters()
     let shared = SharedCounters()
+    /// Where the control plane asks for per-backend counters and flow samples.
+    public let mailbox = WorkerMailbox()
     public let budget: Int
     public let expireBudget: Int
 
@@ -159,6 +161,9 @@ public final class DatapathWorker: @unchecked Sendable {
         local.expired &+= UInt64(balancer.expire(now: now, budget: expireBudget))
         if follower.follow(balancer) { local.adoptions &+= 1 }
         shared.store(local)
+        if let ticket = mailbox.pendingTicket {
+            mailbox.answer(ticket: ticket, worker: index, balancer: balancer, ringDrops: port.currentRingDrops(), now: now)
+        }
         return received
     }
 

@@ -26,4 +26,9 @@ extension PcapLivePort {
     @inlinable public func flush() {}
 }
 
-extension PcapLivePort: PacketPort {}
+extension PcapLivePort: PacketPort {
+    public func currentRingDrops() -> UInt64 {
+        _ = try? updateKernelStatistics()
+        return statistics.kernelDrops
+    }
+}
