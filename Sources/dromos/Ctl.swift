@@ -11,7 +11,7 @@ struct Ctl: ParsableCommand {
             when the command returns.
             """,
         subcommands: [CtlStatus.self, CtlServices.self, CtlBackends.self, CtlStats.self, CtlFlows.self, CtlService.self,
-                      CtlBackend.self, CtlReload.self])
+                      CtlBackend.self, CtlReload.self, CtlVIP.self])
 }
 
 struct CtlOptions: ParsableArguments {
@@ -202,5 +202,18 @@ struct CtlBackend: ParsableCommand {
         @OptionGroup var options: CtlOptions
         @OptionGroup var target: Target
         func run() throws { try options.send("backend undrain", target.fields) }
+    }
+}
+
+struct CtlVIP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vip", abstract: "Act on the VIPs the daemon claims on the link (announce: arp).",
+        subcommands: [Announce.self])
+
+    struct Announce: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a gratuitous ARP / unsolicited neighbor advertisement for every announced VIP (after a failover).")
+        @OptionGroup var options: CtlOptions
+        func run() throws { try options.send("vip announce") }
     }
 }

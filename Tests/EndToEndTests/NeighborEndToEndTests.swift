@@ -210,6 +210,11 @@ final class NeighborEndToEndTests {
         #expect(result.answers.values.reduce(0, +) == 20 && result.answers.count == 2, "both backends answer: \(result.answers)")
         let entry = try lab.exec(net.client, ["ip", "-6", "neigh", "show", Self.vip6])
         #expect(entry.contains("lladdr \(Self.balancerMAC)"), "the client's entry for the VIP: \(entry)")
+
+        // After a failover the operator has the balancer announce again.
+        let announced = try lab.exec(net.balancer, [DaemonEndToEndTests.dromos, "ctl", "vip", "announce", "--socket", config.path + ".sock"])
+        #expect(announced == "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)\n"
+                + "announced \(Self.vip6) at \(Self.balancerMAC) on lb0 (unsolicited neighbor advertisement)\n", "\(announced)")
         kill(daemon.process.processIdentifier, SIGTERM)
         #expect(daemonTests.waitForExit(daemon))
         #expect(!log(daemon).contains("replied 0"), "\(log(daemon))")

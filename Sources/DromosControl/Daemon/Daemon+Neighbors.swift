@@ -38,8 +38,8 @@ extension Daemon {
     }
 
     /// Sends a gratuitous ARP / unsolicited neighbor advertisement for every VIP with `announce: arp`,
-    /// so the link learns they are here (for a future `dromos ctl vip announce` after a failover
-    /// between balancers). Returns and logs one line per VIP.
+    /// so the link learns they are here: `dromos ctl vip announce`, after a failover between balancers.
+    /// Returns and logs one line per VIP.
     @discardableResult
     public func announceVIPs() -> [String] {
         guard let announcer, let controlPlane else { return [] }

@@ -142,7 +142,8 @@ public final class Daemon: @unchecked Sendable {
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
-                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log),
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log,
+                                        announce: { [unowned self] in self.announceVIPs() }),
                 limits: controlLimits, log: log)
         } catch {
             workers = []
