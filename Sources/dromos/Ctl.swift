@@ -114,6 +114,7 @@ struct CtlService: ParsableCommand {
         @Option(name: .customLong("protocol"), help: "tcp or udp.") var transport = "tcp"
         @Option(help: "maglev, rr, wrr, lc, wlc or sh.") var scheduler = "maglev"
         @Option(help: "A backend: ADDRESS[,weight=N][,mac=MAC]; repeat for more.") var backend: [String] = []
+        @Option(help: "none, or arp: Dromos answers ARP/NDP for the VIP and announces it.") var announce = "none"
 
         func run() throws {
             var service = JSONLine()
@@ -123,6 +124,7 @@ struct CtlService: ParsableCommand {
             service.add("protocol", .string(transport))
             service.add("scheduler", .string(scheduler))
             service.add("backends", .array(try backend.map(Self.backend)))
+            service.add("announce", .string(announce))
             try options.send("service add", [("service", .object(service))])
         }
 
