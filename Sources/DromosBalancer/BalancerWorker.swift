@@ -95,6 +95,10 @@ public final class BalancerWorker {
     /// The same for a frame parsed already (explain shows the parse and the decision together).
     @inlinable
     public func decide(_ parsed: ParsedFrame, frame: UnsafeMutableRawBufferPointer, now: UInt64) -> Decision {
+        if parsed.l3 == .arp || parsed.ipProtocol == IPProtocolNumber.icmpv6, let reply = answerNeighbor(parsed, frame: frame) {
+            count(reply, bytes: parsed.wireLength)
+            return reply
+        }
         let decision = classify(parsed, now: now)
         count(decision, bytes: parsed.wireLength)
         if decision.verdict == .forward {

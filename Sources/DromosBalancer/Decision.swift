@@ -34,6 +34,10 @@ public enum DecisionReason: UInt8, Sendable, CaseIterable {
     case icmpNoFlow
     case truncatedCapture
     case unsupportedProtocol
+    /// An ARP request for an announced VIP, answered with the balancer's MAC.
+    case arpReply
+    /// A neighbor solicitation for an announced VIP, answered with a neighbor advertisement.
+    case ndpReply
 
     public var name: String {
         switch self {
@@ -49,6 +53,8 @@ public enum DecisionReason: UInt8, Sendable, CaseIterable {
         case .icmpNoFlow: return "icmp-no-flow"
         case .truncatedCapture: return "truncated-capture"
         case .unsupportedProtocol: return "unsupported-protocol"
+        case .arpReply: return "arp-reply"
+        case .ndpReply: return "ndp-reply"
         }
     }
 }

@@ -21,6 +21,8 @@ struct ServiceSlot {
     /// For wrr, as IPVS computes them over the usable backends.
     @usableFromInline var maxWeight: Int32
     @usableFromInline var weightGCD: Int32
+    /// Dromos answers ARP/NDP for this VIP: set on every service of the VIP when any of them asks.
+    @usableFromInline var announcesVIP: Bool
 }
 
 @usableFromInline

@@ -81,6 +81,7 @@ public final class ForwardingTable: @unchecked Sendable {
                 service: Int32(backend.service), takesNewFlows: takesNewFlows(backend.spec, backend.state),
                 keepsFlows: keepsFlows(backend.state)))
         }
+        let announced = Set(services.filter { $0.announce != .none }.map(\.key.vip))
         let serviceSlots = UnsafeMutableBufferPointer<ServiceSlot>.allocate(capacity: max(services.count, 1))
         let maglev = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(maglevTables.reduce(0) { $0 + $1.count }, 1))
         var maglevOffset = 0
@@ -103,7 +104,8 @@ public final class ForwardingTable: @unchecked Sendable {
                 hasPort: service.key.port != nil, scheduler: service.scheduler,
                 firstBackend: Int32(firstBackend), backendCount: Int32(count),
                 firstUsable: Int32(firstUsable), usableCount: Int32(usableList.count - firstUsable),
-                maglevOffset: maglevOffset, maglevSize: table.count, maxWeight: maxWeight, weightGCD: weightGCD))
+                maglevOffset: maglevOffset, maglevSize: table.count, maxWeight: maxWeight, weightGCD: weightGCD,
+                announcesVIP: announced.contains(service.key.vip)))
             maglevOffset += table.count
             firstBackend += count
         }
@@ -127,6 +129,12 @@ public final class ForwardingTable: @unchecked Sendable {
     // MARK: Reading (control plane, reports)
 
     public func backendMAC(_ index: Int32) -> MACAddress? { backends[Int(index)].state.mac }
+
+    /// The VIPs Dromos answers ARP/NDP for and announces, each once, in service order.
+    public var announcedVIPs: [IPAddress] {
+        var seen: Set<IPAddress> = []
+        return services.filter { $0.announce != .none }.map(\.key.vip).filter { seen.insert($0).inserted }
+    }
     public func backendAddress(_ index: Int32) -> IPAddress { backends[Int(index)].spec.address }
     public func serviceName(_ index: Int32) -> String { services[Int(index)].name }
 

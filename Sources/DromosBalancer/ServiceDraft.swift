@@ -16,6 +16,7 @@ public struct ServiceDraft: Sendable {
     public var health: HealthCheckSpec?
     /// Nil when the list itself could not be read; a nil entry is a backend whose address could not be.
     public var backends: [BackendSpec?]?
+    public var announce: VIPAnnouncement = .none
 
     public init(name: String? = nil, vip: IPAddress? = nil, transport: TransportProtocol? = nil,
                 port: UInt16?? = nil, scheduler: SchedulerKind? = nil, maglevTableSize: Int? = nil,
@@ -34,6 +35,7 @@ public struct ServiceDraft: Sendable {
         self.init(name: spec.name, vip: spec.key.vip, transport: spec.key.transport, port: .some(spec.key.port),
                   scheduler: spec.scheduler, maglevTableSize: spec.maglevTableSize, health: spec.health,
                   backends: spec.backends.map { $0 })
+        announce = spec.announce
     }
 
     /// Known only when vip, protocol and port all are: what cross-service checks compare.
@@ -48,6 +50,6 @@ public struct ServiceDraft: Sendable {
         let known = backends.compactMap { $0 }
         guard known.count == backends.count else { return nil }
         return ServiceSpec(name: name, key: key, scheduler: scheduler, maglevTableSize: maglevTableSize,
-                           health: health, backends: known)
+                           health: health, backends: known, announce: announce)
     }
 }

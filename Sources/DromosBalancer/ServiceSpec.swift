@@ -90,6 +90,14 @@ public struct HealthCheckSpec: Hashable, Sendable {
     }
 }
 
+/// Whether Dromos itself claims a service's VIP on the wire, for setups where no router routes the VIP
+/// to the balancer: it answers ARP requests and neighbor solicitations for the VIP with its own MAC and
+/// announces it (gratuitous ARP, unsolicited NA) at start.
+public enum VIPAnnouncement: String, Sendable, CaseIterable {
+    case none
+    case arp
+}
+
 public struct ServiceSpec: Hashable, Sendable {
     public static let defaultMaglevTableSize = 65_537
     public static let maximumMaglevTableSize = 655_373
@@ -101,16 +109,19 @@ public struct ServiceSpec: Hashable, Sendable {
     public var maglevTableSize: Int
     public var health: HealthCheckSpec?
     public var backends: [BackendSpec]
+    /// A VIP shared by several services is announced when any of them asks.
+    public var announce: VIPAnnouncement
 
     public init(name: String, key: ServiceKey, scheduler: SchedulerKind = .maglev,
                 maglevTableSize: Int = ServiceSpec.defaultMaglevTableSize, health: HealthCheckSpec? = nil,
-                backends: [BackendSpec]) {
+                backends: [BackendSpec], announce: VIPAnnouncement = .none) {
         self.name = name
         self.key = key
         self.scheduler = scheduler
         self.maglevTableSize = maglevTableSize
         self.health = health
         self.backends = backends
+        self.announce = announce
     }
 }
 

@@ -96,6 +96,13 @@ public struct TableView {
         }
     }
 
+    /// Whether Dromos answers ARP/NDP for `vip` (some service of it has `announce: arp`).
+    @inlinable
+    public func announces(_ vip: IPAddress) -> Bool {
+        let service = lookupVIP(vip)
+        return service >= 0 && serviceSlots[Int(service)].announcesVIP
+    }
+
     /// The backend with `address` in service `service`, or -1.
     @inlinable
     public func lookupBackend(service: Int32, address: IPAddress) -> Int32 {

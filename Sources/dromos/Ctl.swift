@@ -11,7 +11,7 @@ struct Ctl: ParsableCommand {
             when the command returns.
             """,
         subcommands: [CtlStatus.self, CtlServices.self, CtlBackends.self, CtlStats.self, CtlFlows.self, CtlService.self,
-                      CtlBackend.self, CtlReload.self])
+                      CtlBackend.self, CtlReload.self, CtlVIP.self])
 }
 
 struct CtlOptions: ParsableArguments {
@@ -114,6 +114,7 @@ struct CtlService: ParsableCommand {
         @Option(name: .customLong("protocol"), help: "tcp or udp.") var transport = "tcp"
         @Option(help: "maglev, rr, wrr, lc, wlc or sh.") var scheduler = "maglev"
         @Option(help: "A backend: ADDRESS[,weight=N][,mac=MAC]; repeat for more.") var backend: [String] = []
+        @Option(help: "none, or arp: Dromos answers ARP/NDP for the VIP and announces it.") var announce = "none"
 
         func run() throws {
             var service = JSONLine()
@@ -123,6 +124,7 @@ struct CtlService: ParsableCommand {
             service.add("protocol", .string(transport))
             service.add("scheduler", .string(scheduler))
             service.add("backends", .array(try backend.map(Self.backend)))
+            service.add("announce", .string(announce))
             try options.send("service add", [("service", .object(service))])
         }
 
@@ -202,5 +204,18 @@ struct CtlBackend: ParsableCommand {
         @OptionGroup var options: CtlOptions
         @OptionGroup var target: Target
         func run() throws { try options.send("backend undrain", target.fields) }
+    }
+}
+
+struct CtlVIP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vip", abstract: "Act on the VIPs the daemon claims on the link (announce: arp).",
+        subcommands: [Announce.self])
+
+    struct Announce: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a gratuitous ARP / unsolicited neighbor advertisement for every announced VIP (after a failover).")
+        @OptionGroup var options: CtlOptions
+        func run() throws { try options.send("vip announce") }
     }
 }

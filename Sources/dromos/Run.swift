@@ -6,7 +6,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the balancer on a live interface (root).",
         discussion: """
-            Checks the host first (root, interface up, no VIP local, static backend MACs, nft present; with \
+            Checks the host first (root, interface up, no VIP local, an address to resolve backends without a static mac from, nft present; with \
             --io pcap also that the interface does not coalesce received frames, naming the ethtool -K fix), \
             installs an nftables netdev ingress drop for the VIPs in table 'netdev dromos' (a packet socket is a \
             tap: the kernel must not answer the frames Dromos forwards), then forwards until SIGINT or SIGTERM, \

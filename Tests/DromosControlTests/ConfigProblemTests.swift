@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import DromosControl
+import DromosBalancer
 
 /// Every class of problem, each asserting the exact path and reason, and that nothing else is reported.
 @Suite struct ConfigProblemTests: ConfigTestHelpers {
@@ -23,7 +24,7 @@ import DromosControl
 
     @Test func unknownKeyInAService() {
         #expect(problems(web(adding: "prot: 80")) == [
-            "services[0].prot: is not a known key (did you mean port?); expected one of: name, vip, port, protocol, scheduler, maglev_table_size, health, backends",
+            "services[0].prot: is not a known key (did you mean port?); expected one of: name, vip, port, protocol, scheduler, maglev_table_size, health, backends, announce",
         ])
     }
 
@@ -209,6 +210,15 @@ import DromosControl
         #expect(problems(web(adding: "scheduler: roundrobin")) == [
             "services[0].scheduler: must be one of maglev, rr, wrr, lc, wlc, sh, got \"roundrobin\"",
         ])
+    }
+
+    @Test func badAnnounceListsTheAllowedOnes() throws {
+        #expect(problems(web(adding: "announce: bgp")) == [
+            "services[0].announce: must be one of none, arp, got \"bgp\"",
+        ])
+        let config = try ConfigLoader.parse(yaml: web(adding: "announce: arp"), source: "dromos.yaml")
+        #expect(config.balancer.services[0].announce == .arp)
+        #expect(try ConfigLoader.parse(yaml: web(adding: ""), source: "dromos.yaml").balancer.services[0].announce == .none)
     }
 
     @Test func badProtocolAndHealthType() {

@@ -26,6 +26,7 @@ import DromosControl
                 protocol: tcp
                 scheduler: maglev
                 maglev_table_size: 65537
+                # announce: none (a router routes the VIP here)
                 health: { type: tcp, port: 80, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
                 backends:
                   - { address: 198.18.1.11, weight: 1 }  # mac by ARP
@@ -36,6 +37,7 @@ import DromosControl
                 protocol: udp
                 scheduler: sh
                 maglev_table_size: 251
+                # announce: none (a router routes the VIP here)
                 health: { type: tcp, port: 53, interval: 5s, timeout: 500ms, rise: 2, fall: 3 }
                 backends:
                   - { address: "2001:db8:1::11", weight: 3, mac: "12:34:56:12:34:56" }
@@ -67,6 +69,7 @@ import DromosControl
                 port: 80
                 protocol: tcp
                 scheduler: lc
+                # announce: none (a router routes the VIP here)
                 # health: none (backends count as up)
                 backends:
                   - { address: 198.18.1.11, weight: 1 }  # mac by ARP
@@ -94,7 +97,7 @@ import DromosControl
             "udp_timeout_ms": 300000, "fragment_timeout_ms": 30000}, "datapath": {"rx_ring": null}, "services": [{"name": "web", \
             "key": "tcp 203.0.113.10:80", "vip": "203.0.113.10", "port": 80, "protocol": "tcp", "scheduler": "maglev", \
             "maglev_table_size": 65537, "health": {"type": "tcp", "port": 80, "interval_ms": 2000, "timeout_ms": 1000, \
-            "rise": 2, "fall": 3}, "backends": [{"address": "198.18.1.11", "weight": 1, "mac": null}]}]}
+            "rise": 2, "fall": 3}, "backends": [{"address": "198.18.1.11", "weight": 1, "mac": null}], "announce": "none"}]}
 
             """)
     }

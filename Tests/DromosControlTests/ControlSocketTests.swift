@@ -114,6 +114,9 @@ final class ControlSocketTests {
             (#"{"command": 7}"#, "field \"command\" must be a string, got a number"),
             (#"{"command": "launch"}"#, "unknown command \"launch\""),
             (#"{"command": "status", "verbose": true}"#, "unknown field \"verbose\""),
+            (#"{"command": "vip announce"}"#, "this daemon cannot send announcements"),
+            (#"{"command": "service add", "service": {"name": "w3", "vip": "203.0.113.12", "announce": "bgp", "backends": [{"address": "198.18.0.11"}]}}"#,
+             "field \"service.announce\" must be one of none, arp, got \"bgp\""),
             (#"{"command": "backends"}"#, "missing field \"service\""),
             (#"{"command": "backends", "service": "mail"}"#, "unknown service \"mail\" (running: web)"),
             (#"{"command": "flows", "service": "web", "limit": 0}"#, "field \"limit\" must be an integer from 1 to 10000, got 0"),
@@ -278,7 +281,7 @@ final class ControlNeighborAndTextTests {
     }
 
     @Test func aResolvedNeighborMakesABackendWithoutAStaticMACUsable() throws {
-        // The lab's host rules allow a backend without a MAC (the daemon's refuse it until ARP exists).
+        // The lab's host rules allow a backend without a MAC (the daemon's want an address to resolve it from).
         #expect(try lab.ask(#"{"command": "backend add", "service": "web", "address": "198.18.0.13"}"#).isOK)
         let address = try IPAddress(parsing: "198.18.0.13")
         let unresolved = try lab.ask(#"{"command": "backends", "service": "web"}"#)["backends"]?.items.last
@@ -299,6 +302,23 @@ final class ControlNeighborAndTextTests {
         #expect(try lab.ask(#"{"command": "backend weight", "service": "web", "address": "198.18.0.12", "weight": 2}"#).isOK)
         #expect(lab.plane.running.table.usableBackends(service: 0).count == 3)
         #expect(!lab.stateFileText.contains("02:00:00:00:01:13"))
+    }
+
+    /// The resolver hands over its whole map each pass: a MAC that went away takes the backend out of
+    /// new flows again; an unchanged map publishes nothing.
+    @Test func replacingTheNeighborMapAlsoTakesAMACAway() throws {
+        #expect(try lab.ask(#"{"command": "backend add", "service": "web", "address": "198.18.0.13"}"#).isOK)
+        let address = try IPAddress(parsing: "198.18.0.13")
+        let mac = try MACAddress(parsing: "02:00:00:00:01:13")
+        let resolved = lab.plane.replaceNeighbors([address: mac])
+        #expect(resolved == lab.plane.running.generation && resolved != nil)
+        #expect(lab.plane.running.table.usableBackends(service: 0).count == 3)
+        #expect(lab.plane.replaceNeighbors([address: mac]) == nil, "the same map again publishes nothing")
+        // An address no backend without a static MAC uses changes nothing either.
+        #expect(lab.plane.replaceNeighbors([address: mac, try IPAddress(parsing: "198.18.0.99"): mac]) == nil)
+        let lost = lab.plane.replaceNeighbors([:])
+        #expect(lost != nil && lost! > resolved!)
+        #expect(lab.plane.running.table.usableBackends(service: 0).count == 2)
     }
 
     @Test func ctlTablesLineUpAndSayWhatIsMissing() throws {

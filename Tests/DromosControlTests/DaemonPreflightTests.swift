@@ -31,12 +31,26 @@ import Testing
         #expect(problems.contains { $0.contains("needs root") })
         #expect(problems.contains { $0.contains("ip link set eth0 up") })
         #expect(problems.contains { $0.contains("ip addr del 203.0.113.10/32 dev lo") })
-        #expect(problems.contains { $0.contains("198.18.1.12") && $0.contains("ARP/NDP helper") })
+        #expect(problems.contains { $0.contains("198.18.1.12") && $0.contains("no IPv4 address: add one in the backends' subnet") })
+    }
+
+    /// A backend without a static mac is resolved by the kernel, from an address of its family on the interface.
+    @Test func aBackendWithoutMACNeedsAnAddressToAskFrom() throws {
+        var config = try ConfigLoader.parse(yaml: Self.yaml, source: "test.yaml")
+        config.balancer.services[1].backends[0].mac = nil
+        let onlyIPv6 = [HostInterface(name: "eth0", isUp: true, addresses: [try IPAddress(parsing: "fe80::1")])]
+        let problems = DaemonPreflight.problems(config: config, isRoot: true, interfaces: onlyIPv6)
+        #expect(problems.count == 1, "\(problems)")
+        #expect(problems.first?.hasPrefix("services[web].backends[1] (198.18.1.12) has no 'mac', so the kernel must ARP for it on eth0") == true)
+        let onlyIPv4 = [HostInterface(name: "eth0", isUp: true, addresses: [try IPAddress(parsing: "198.18.0.1")])]
+        let problems6 = DaemonPreflight.problems(config: config, isRoot: true, interfaces: onlyIPv4)
+        #expect(problems6.count == 1 && problems6[0].contains("disable_ipv6=0"), "\(problems6)")
+        let both = [HostInterface(name: "eth0", isUp: true, addresses: [try IPAddress(parsing: "198.18.0.1"), try IPAddress(parsing: "fe80::1")])]
+        #expect(DaemonPreflight.problems(config: config, isRoot: true, interfaces: both).isEmpty)
     }
 
     @Test func aGoodHostPasses() throws {
-        var config = try ConfigLoader.parse(yaml: Self.yaml, source: "test.yaml")
-        config.balancer.services[0].backends[1].mac = MACAddress(rawValue: 0x0200_0000_0112)
+        let config = try ConfigLoader.parse(yaml: Self.yaml, source: "test.yaml")
         let interfaces = [HostInterface(name: "eth0", isUp: true, addresses: [try IPAddress(parsing: "198.18.0.1")])]
         #expect(DaemonPreflight.problems(config: config, isRoot: true, interfaces: interfaces).isEmpty)
         let missing = DaemonPreflight.problems(config: config, isRoot: true, interfaces: [])

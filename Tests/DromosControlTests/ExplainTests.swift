@@ -56,6 +56,32 @@ import DromosWire
         ])
     }
 
+    /// With `announce: arp`, the ARP request for the VIP is answered by Dromos itself.
+    @Test func showsReplyForARPToAnAnnouncedVIP() throws {
+        let yaml = """
+            interface: eth0
+            mac: "02:00:00:00:00:01"
+            services:
+              - name: web
+                vip: 203.0.113.10
+                port: 80
+                announce: arp
+                backends:
+                  - { address: 198.18.1.11, mac: "02:00:00:00:01:11" }
+            """
+        let config = try ConfigLoader.parse(yaml: yaml, source: "t")
+        let file = directory.appendingPathComponent("arp.pcap").path
+        do {
+            let writer = try PcapFileWriter(path: file)
+            Self.arpRequest.withUnsafeBytes { writer.write($0) }
+        }
+        var lines: [String] = []
+        try Explainer.explain(capture: file, config: config) { lines.append($0.jsonLine) }
+        #expect(lines == [
+            #"{"frame": 1, "verdict": "reply", "reason": "arp-reply", "vlan": [], "l3": "arp", "flow": null, "fragment": "none", "service": "web", "backend": null, "dst_mac": null, "parse": "ok"}"#,
+        ])
+    }
+
     @Test func linesAreValidJSON() throws {
         for line in try explainLines([Self.vlanSYN, Self.laterFragment]) {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -44,6 +44,57 @@ import DromosWire
         }
     }
 
+    @Test func neighborDiscoveryAllocatesNothing() {
+        var checksum = 0
+        for frame in [CapturedNDP.solicitation, CapturedNDP.advertisement, CapturedNDP.probe, tcpFrame()] {
+            frame.withUnsafeBytes { bytes in
+                _ = NeighborDiscovery.parse(bytes, FrameParser.parse(bytes))
+                let before = dromos_thread_allocation_count()
+                for _ in 0..<1_000 {
+                    if case .message(let message) = NeighborDiscovery.parse(bytes, FrameParser.parse(bytes)) {
+                        checksum &+= Int(message.type)
+                    }
+                }
+                #expect(dromos_thread_allocation_count() - before == 0)
+            }
+        }
+        #expect(checksum != 0)
+    }
+
+    /// The responder answers into a preallocated slot: parsing the question and writing the answer.
+    @Test func answeringAllocatesNothing() {
+        var slot = [UInt8](repeating: 0, count: 128)
+        var total = 0
+        slot.withUnsafeMutableBytes { slot in
+            for frame in [CapturedARP.request, CapturedNDP.solicitation] {
+                frame.withUnsafeBytes { bytes in
+                    let before = dromos_thread_allocation_count()
+                    for _ in 0..<1_000 {
+                        let parsed = FrameParser.parse(bytes)
+                        let framing = EthernetFraming(replyingTo: parsed, from: macB)
+                        if let request = parsed.arp {
+                            total &+= ARPFrame.write(request.reply(from: macB), framing: framing, into: slot)
+                        } else if case .message(let solicitation) = NeighborDiscovery.parse(bytes, parsed) {
+                            total &+= NDPFrame.write(solicitation.advertisement(from: macB), framing: framing, into: slot)
+                        }
+                    }
+                    #expect(dromos_thread_allocation_count() - before == 0)
+                }
+            }
+            // The test's address globals are parsed (allocating) on first use, so read them once outside the count.
+            let (vip4, vip6, backend) = (IPv4Address(203, 0, 113, 10), host1, host2)
+            let before = dromos_thread_allocation_count()
+            for _ in 0..<1_000 {
+                let broadcast = EthernetFraming(destination: .broadcast, source: macA)
+                total &+= ARPFrame.write(.announcement(of: vip4, at: macA), framing: broadcast, into: slot)
+                total &+= NDPFrame.write(.announcement(of: vip6, at: macA), framing: broadcast, into: slot)
+                total &+= NDPFrame.write(.solicitation(for: backend, from: vip6, at: macA), framing: broadcast, into: slot)
+            }
+            #expect(dromos_thread_allocation_count() - before == 0)
+        }
+        #expect(total == 1_000 * (42 + 86 + 42 + 86 + 86))
+    }
+
     @Test func theCounterSeesAllocations() {
         let before = dromos_thread_allocation_count()
         let array = Array(repeating: UInt8(1), count: Int.random(in: 100...200))

@@ -3,7 +3,7 @@ import DromosWire
 import Yams
 
 extension ConfigReader {
-    static let serviceKeys = ["name", "vip", "port", "protocol", "scheduler", "maglev_table_size", "health", "backends"]
+    static let serviceKeys = ["name", "vip", "port", "protocol", "scheduler", "maglev_table_size", "health", "backends", "announce"]
     static let healthKeys = ["type", "port", "interval", "timeout", "rise", "fall"]
     static let backendKeys = ["address", "weight", "mac"]
 
@@ -50,6 +50,9 @@ extension ConfigReader {
         // An unreadable health check is left unchecked, like none at all; its problems are reported.
         draft.health = optional(fields, "health") { node, path in health(node, at: path, servicePort: servicePort) }.orNone ?? nil
         draft.backends = required(fields, "backends", backends)
+        draft.announce = optional(fields, "announce") { node, path in
+            choice(node, at: path, from: VIPAnnouncement.allCases.map { ($0.rawValue, $0) })
+        }.or(.none) ?? .none
         return draft
     }
 

@@ -40,6 +40,7 @@ extension ConfigSummary {
         object.add("maglev_table_size", service.scheduler.isConsistentHash ? .int(service.maglevTableSize) : .null)
         object.add("health", service.health.map(healthValue) ?? .null)
         object.add("backends", .array(service.backends.map(backendValue)))
+        object.add("announce", .string(service.announce.rawValue))
         return .object(object)
     }
 

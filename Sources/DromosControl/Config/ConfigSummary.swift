@@ -51,6 +51,8 @@ public enum ConfigSummary {
         lines.append("    protocol: \(service.key.transport)")
         lines.append("    scheduler: \(service.scheduler.rawValue)")
         if service.scheduler.isConsistentHash { lines.append("    maglev_table_size: \(service.maglevTableSize)") }
+        lines.append(setting("    announce", service.announce == .none ? nil : service.announce.rawValue,
+                             otherwise: "none (a router routes the VIP here)"))
         if let health = service.health {
             lines.append("    health: \(healthText(health))")
         } else {

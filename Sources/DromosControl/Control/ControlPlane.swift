@@ -122,6 +122,30 @@ public final class ControlPlane: Sendable {
         }
     }
 
+    /// The whole neighbor map at once, from the resolver's pass: an address missing from `macs` has no
+    /// MAC any more (its entry failed), so its backends take no new flows. Rebuilds and publishes only
+    /// when the MAC of an address some backend without a static MAC uses changed; returns the new
+    /// generation then, nil otherwise (also when the table could not be built: logged, nothing changes).
+    @discardableResult
+    public func replaceNeighbors(_ macs: [IPAddress: MACAddress]) -> UInt32? {
+        owned.withLock { (owned: inout Owned) -> UInt32? in
+            let used = owned.pool.services.flatMap(\.backends).filter { $0.mac == nil }.map(\.address)
+            let changed = used.contains { owned.neighbors[$0] != macs[$0] }
+            owned.neighbors = macs
+            guard changed else { return nil }
+            let table: ForwardingTable
+            do { table = try Self.buildTable(pool: owned.pool, neighbors: macs, generation: owned.generation &+ 1) } catch {
+                log("backend MACs changed but the table could not be rebuilt: \(error)")
+                return nil
+            }
+            owned.generation &+= 1
+            publisher.publish(table)
+            let pool = owned.pool, generation = owned.generation
+            published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool }
+            return generation
+        }
+    }
+
     private func commit(_ change: PoolChange, _ owned: inout Owned) throws(ControlError) -> UInt32 {
         var pool = owned.pool
         var configServices = owned.configServices

@@ -22,6 +22,9 @@ public enum ControlReplyText {
             var text = table(reply["flows"], ["src", "sport", "dst", "dport", "proto", "backend", "state", "idle_ms", "worker"])
             if reply["truncated"] == .bool(true) { text += "(more flows exist; raise --limit to see more)\n" }
             return text
+        case "vip announce":
+            guard case .array(let lines)? = reply["announced"] else { return "ok\n" }
+            return lines.map { cell($0) + "\n" }.joined()
         default:
             return "ok" + (reply["generation"].map { ": table generation \(cell($0))" } ?? "") + "\n"
         }

@@ -7,7 +7,7 @@ import Glibc
 public final class ControlService: Sendable {
     public static let commands = [
         "status", "services", "backends", "stats", "flows", "service add", "service remove", "backend add",
-        "backend remove", "backend weight", "backend drain", "backend undrain", "reload",
+        "backend remove", "backend weight", "backend drain", "backend undrain", "reload", "vip announce",
     ]
     public static let defaultFlowLimit = 100
     public static let maximumFlowLimit = 10_000
@@ -17,8 +17,12 @@ public final class ControlService: Sendable {
     public let interface: String
     let startedAt: UInt64
     private let log: @Sendable (String) -> Void
+    /// Sends the VIP announcements again (the daemon's `announceVIPs`); nil where nothing can send them.
+    private let announce: (@Sendable () -> [String])?
 
-    public init(plane: ControlPlane, datapath: DatapathReader, interface: String, log: @escaping @Sendable (String) -> Void) {
+    public init(plane: ControlPlane, datapath: DatapathReader, interface: String, log: @escaping @Sendable (String) -> Void,
+                announce: (@Sendable () -> [String])? = nil) {
+        self.announce = announce
         self.plane = plane
         self.datapath = datapath
         self.interface = interface
@@ -76,6 +80,13 @@ public final class ControlService: Sendable {
         case "reload":
             try fields.finish()
             try change(.reload, into: &response)
+        case "vip announce":
+            try fields.finish()
+            // After a failover the new balancer tells the link the VIPs are at its MAC now.
+            guard let announce else { throw ControlError("this daemon cannot send announcements") }
+            let lines = announce()
+            guard !lines.isEmpty else { throw ControlError("no service has announce: arp, so there is nothing to announce") }
+            response.add("announced", .array(lines.map { .string($0) }))
         case "service add":
             let service = try ServiceCodec.decodeService(try fields.required("service"), path: "service")
             try fields.finish()

@@ -14,6 +14,7 @@ public enum ServiceCodec {
         line.add("maglev_table_size", .int(service.maglevTableSize))
         line.add("health", service.health.map(encode) ?? .null)
         line.add("backends", .array(service.backends.map(encode)))
+        line.add("announce", .string(service.announce.rawValue))
         return .object(line)
     }
 
@@ -61,9 +62,15 @@ public enum ServiceCodec {
         for (index, element) in (try fields.optionalArray("backends") ?? []).enumerated() {
             backends.append(try decodeBackend(element, path: fields.name("backends[\(index)]")))
         }
+        let announceName = try fields.optionalString("announce") ?? VIPAnnouncement.none.rawValue
+        guard let announce = VIPAnnouncement(rawValue: announceName) else {
+            let known = VIPAnnouncement.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ControlError("field \"\(fields.name("announce"))\" must be one of \(known), got \"\(announceName)\"")
+        }
         try fields.finish()
         let service = ServiceSpec(name: name, key: ServiceKey(vip: vip, transport: transport, port: port),
-                                  scheduler: scheduler, maglevTableSize: tableSize, health: health, backends: backends)
+                                  scheduler: scheduler, maglevTableSize: tableSize, health: health, backends: backends,
+                                  announce: announce)
         if let problem = service.problems().first {
             throw ControlError(problem.within(path).description)
         }

@@ -1,5 +1,6 @@
 import DromosBalancer
 public import DromosIO
+import DromosWire
 import Glibc
 public import Logging
 import Synchronization
@@ -25,6 +26,12 @@ public final class Daemon: @unchecked Sendable {
     /// Each worker's counters (the workers themselves are generic over their port).
     private var workerCounters: [SharedCounters] = []
     private var threads: [pthread_t] = []
+    /// Set once `run` has built it; the neighbor thread and `applyNeighbors` feed it MACs.
+    private(set) var controlPlane: ControlPlane?
+    /// Sends the VIP announcements; set once `run` knows the interface's MAC.
+    private(set) var announcer: VIPAnnouncer?
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     public init(configPath: String, settings: DatapathSettings = DatapathSettings(), logger: Logger) {
         self.configPath = configPath
@@ -59,7 +66,9 @@ public final class Daemon: @unchecked Sendable {
                     return nil
                 } catch { return error.description }
             },
-            hostProblems: { services in DaemonPreflight.poolProblems(services: services, interfaces: HostInterface.all()) },
+            hostProblems: { services in
+                DaemonPreflight.poolProblems(services: services, interface: interface, interfaces: HostInterface.all())
+            },
             loadConfig: { [load = self.load] in
                 switch load(interface) {
                 case .success(let loaded): return .success(loaded.0)
@@ -90,6 +99,23 @@ public final class Daemon: @unchecked Sendable {
         case .failure(let failure): throw failure
         }
         let plane = try startControlPlane(config)
+        controlPlane = plane
+        // Backends without a static MAC: the kernel's neighbor table, asked once now and then on a thread
+        // (which runs even when all MACs are static, so a change may add backends without one).
+        let resolver: NeighborResolver
+        do { resolver = try NeighborResolver(interface: config.interface, log: log) } catch {
+            throw Failure(lines: ["cannot resolve backend MACs: \(error)"])
+        }
+        let unresolved = Self.unresolved(plane.running.pool.services)
+        applyNeighbors(Self.initialNeighbors(resolver, unresolved))
+        // The MAC replies and announcements carry, and forwarded frames' source: the config's, else the interface's.
+        let ownMAC: MACAddress
+        do { ownMAC = try config.mac ?? Self.interfaceMAC(config.interface) } catch {
+            throw Failure(lines: ["cannot read the MAC of \(config.interface): \(error)"])
+        }
+        do { announcer = try VIPAnnouncer(interface: config.interface, mac: ownMAC) } catch {
+            throw Failure(lines: ["\(error)"])
+        }
         let table = plane.running.table
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
         let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
@@ -102,7 +128,7 @@ public final class Daemon: @unchecked Sendable {
         case .afpacket:
             let ring = settings.receiveRing ?? config.receiveRing ?? .default
             let template = DatapathSettings.afpacket(interface: config.interface, ring: ring)
-            opened = try openWorkers(config: config, table: table, publisher: publisher, kind: "AF_PACKET") { _ throws(AFPacketError) in
+            opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "AF_PACKET") { _ throws(AFPacketError) in
                 var port = template
                 port.fanout = group
                 return try AFPacketPort(port)
@@ -115,7 +141,7 @@ public final class Daemon: @unchecked Sendable {
             }
             var template = PcapLiveConfiguration(interface: config.interface)
             template.fanout = group
-            opened = try openWorkers(config: config, table: table, publisher: publisher, kind: "libpcap") { _ throws(PcapLiveError) in
+            opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "libpcap") { _ throws(PcapLiveError) in
                 try PcapLivePort(template)
             }
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
@@ -130,7 +156,8 @@ public final class Daemon: @unchecked Sendable {
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
-                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log),
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log,
+                                        announce: { [unowned self] in self.announceVIPs() }),
                 limits: controlLimits, log: log)
         } catch {
             starters = []
@@ -154,11 +181,13 @@ public final class Daemon: @unchecked Sendable {
         log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
             + rule.vips.map(\.description).joined(separator: ", "))
         threads = starters.map { $0() }
+        threads.append(startNeighborThread(resolver))
         server.start()
         metrics?.start()
         log("running: \(workerCount) worker(s) on \(config.interface) (\(settings.io.rawValue), fanout group \(group.groupID)), "
             + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
-            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? ""))
+            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
+            + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
 
         var reported = (notSent: UInt64(0), truncated: UInt64(0))
         var info = siginfo_t()
@@ -185,7 +214,7 @@ public final class Daemon: @unchecked Sendable {
         stopWorkers()
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
-            + "passed \(totals.passed), dropped \(totals.dropped), not sent \(totals.notSent), received cut short \(totals.truncated)")
+            + "passed \(totals.passed), dropped \(totals.dropped), not sent \(totals.notSent), received cut short \(totals.truncated), replied \(totals.replied)")
         if workerCounters.count > 1 {
             log("per worker (fanout spread): " + workerCounters.enumerated().map { index, shared in
                 let counters = shared.load()
@@ -232,14 +261,14 @@ public final class Daemon: @unchecked Sendable {
 
     /// Opens one port per worker (all or none). The ports live in the starters: dropping those closes them.
     private func openWorkers<Port: PacketPort, PortError: Error>(
-        config: DromosConfig, table: ForwardingTable, publisher: TablePublisher, kind: String,
+        config: DromosConfig, sourceMAC: MACAddress, table: ForwardingTable, publisher: TablePublisher, kind: String,
         open: (Int) throws(PortError) -> Port
     ) throws(Failure) -> OpenedWorkers {
         var workers: [DatapathWorker<Port>] = []
         do {
             for index in 0..<workerCount {
                 let port = try open(index)
-                let balancer = BalancerWorker(table: table, flowTable: config.balancer.flows, sourceMAC: config.mac)
+                let balancer = BalancerWorker(table: table, flowTable: config.balancer.flows, sourceMAC: sourceMAC)
                 workers.append(DatapathWorker(index: index, port: port, balancer: balancer, publisher: publisher))
             }
         } catch {

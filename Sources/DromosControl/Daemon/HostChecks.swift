@@ -67,12 +67,12 @@ public enum DaemonPreflight {
             let known = interfaces.map(\.name).joined(separator: ", ")
             problems.append("interface \(config.interface) does not exist (this host has: \(known)); fix 'interface' in the config")
         }
-        problems += poolProblems(services: config.balancer.services, interfaces: interfaces)
+        problems += poolProblems(services: config.balancer.services, interface: config.interface, interfaces: interfaces)
         return problems
     }
 
-    /// What the host says about a pool, at start and for every change at run time.
-    public static func poolProblems(services: [ServiceSpec], interfaces: [HostInterface]) -> [String] {
+    /// What the host says about a pool on `interface`, at start and for every change at run time.
+    public static func poolProblems(services: [ServiceSpec], interface: String, interfaces: [HostInterface]) -> [String] {
         var problems: [String] = []
         var reported: Set<IPAddress> = []
         for service in services where !reported.contains(service.key.vip) {
@@ -85,10 +85,19 @@ public enum DaemonPreflight {
                     + "(the VIP belongs on the backends' lo, not on the balancer)")
             }
         }
+        // Without a static mac the kernel resolves the backend (see NeighborResolver): it asks from its own
+        // address on the interface, so it needs one of the backend's family there.
+        let local = interfaces.first { $0.name == interface }?.addresses ?? []
         for service in services {
             for (index, backend) in service.backends.enumerated() where backend.mac == nil {
-                problems.append("services[\(service.name)].backends[\(index)] (\(backend.address)) has no 'mac': dromos run does "
-                    + "not resolve backend MACs yet (the ARP/NDP helper is not built); give each backend a static mac")
+                let isIPv4 = backend.address.isIPv4
+                guard !local.contains(where: { $0.isIPv4 == isIPv4 }), interfaces.contains(where: { $0.name == interface }) else { continue }
+                problems.append("services[\(service.name)].backends[\(index)] (\(backend.address)) has no 'mac', so the kernel must "
+                    + (isIPv4 ? "ARP for it on \(interface), which has no IPv4 address: add one in the backends' subnet "
+                        + "(ip addr add ADDRESS/PREFIX dev \(interface))"
+                        : "solicit it on \(interface), which has no IPv6 address: enable IPv6 there "
+                        + "(sysctl -w net.ipv6.conf.\(interface).disable_ipv6=0)")
+                    + ", or give the backend a static mac")
             }
         }
         return problems

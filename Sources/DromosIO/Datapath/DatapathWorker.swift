@@ -9,6 +9,8 @@ public struct DatapathCounters: Sendable, Equatable {
     public var forwarded: UInt64 = 0
     public var passed: UInt64 = 0
     public var dropped: UInt64 = 0
+    /// ARP requests and neighbor solicitations for an announced VIP, answered in place and sent back.
+    public var replied: UInt64 = 0
     /// Frames the host itself sent (the tap sees them); never ours to decide.
     public var outgoing: UInt64 = 0
     public var expired: UInt64 = 0
@@ -26,6 +28,7 @@ public struct DatapathCounters: Sendable, Equatable {
         sum.forwarded &+= rhs.forwarded
         sum.passed &+= rhs.passed
         sum.dropped &+= rhs.dropped
+        sum.replied &+= rhs.replied
         sum.outgoing &+= rhs.outgoing
         sum.expired &+= rhs.expired
         sum.adoptions &+= rhs.adoptions
@@ -39,7 +42,7 @@ public struct DatapathCounters: Sendable, Equatable {
 /// these (not the workers, which are generic over their port) to sum and report them.
 public final class SharedCounters: Sendable {
     let batches = Atomic<UInt64>(0), received = Atomic<UInt64>(0), forwarded = Atomic<UInt64>(0)
-    let passed = Atomic<UInt64>(0), dropped = Atomic<UInt64>(0), outgoing = Atomic<UInt64>(0)
+    let passed = Atomic<UInt64>(0), dropped = Atomic<UInt64>(0), replied = Atomic<UInt64>(0), outgoing = Atomic<UInt64>(0)
     let expired = Atomic<UInt64>(0), adoptions = Atomic<UInt64>(0), notSent = Atomic<UInt64>(0)
     let truncated = Atomic<UInt64>(0)
 
@@ -49,6 +52,7 @@ public final class SharedCounters: Sendable {
         forwarded.store(counters.forwarded, ordering: .relaxed)
         passed.store(counters.passed, ordering: .relaxed)
         dropped.store(counters.dropped, ordering: .relaxed)
+        replied.store(counters.replied, ordering: .relaxed)
         outgoing.store(counters.outgoing, ordering: .relaxed)
         expired.store(counters.expired, ordering: .relaxed)
         adoptions.store(counters.adoptions, ordering: .relaxed)
@@ -63,6 +67,7 @@ public final class SharedCounters: Sendable {
         counters.forwarded = forwarded.load(ordering: .relaxed)
         counters.passed = passed.load(ordering: .relaxed)
         counters.dropped = dropped.load(ordering: .relaxed)
+        counters.replied = replied.load(ordering: .relaxed)
         counters.outgoing = outgoing.load(ordering: .relaxed)
         counters.expired = expired.load(ordering: .relaxed)
         counters.adoptions = adoptions.load(ordering: .relaxed)
@@ -135,7 +140,7 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     /// One batch at time `now` (milliseconds, monotonic); returns the frames received.
     @discardableResult
     public func runBatch(now: UInt64) -> Int {
-        var forwarded: UInt64 = 0, passed: UInt64 = 0, dropped: UInt64 = 0, outgoing: UInt64 = 0
+        var forwarded: UInt64 = 0, passed: UInt64 = 0, dropped: UInt64 = 0, replied: UInt64 = 0, outgoing: UInt64 = 0
         let balancer = self.balancer
         let port = self.port
         let received = port.receive(budget: budget) { frame in
@@ -148,6 +153,10 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
             case .forward:
                 _ = port.transmit(frame)
                 forwarded &+= 1
+            case .reply:
+                // The question was rewritten into its answer in place; it leaves like a forwarded frame.
+                _ = port.transmit(frame)
+                replied &+= 1
             case .drop:
                 dropped &+= 1
             default:
@@ -160,6 +169,7 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
         local.forwarded &+= forwarded
         local.passed &+= passed
         local.dropped &+= dropped
+        local.replied &+= replied
         local.outgoing &+= outgoing
         local.expired &+= UInt64(balancer.expire(now: now, budget: expireBudget))
         if follower.follow(balancer) { local.adoptions &+= 1 }

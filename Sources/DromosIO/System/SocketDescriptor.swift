@@ -2,10 +2,10 @@ import Glibc
 
 /// Owns a socket: the one place it is closed. Non-copyable, so ownership is spelled out and a second
 /// close of a number the kernel may have handed out again cannot happen.
-struct SocketDescriptor: ~Copyable {
-    let rawValue: Int32
+public struct SocketDescriptor: ~Copyable {
+    public let rawValue: Int32
 
-    init(domain: Int32, type: Int32, protocol: Int32) throws(SystemCallError) {
+    public init(domain: Int32, type: Int32, protocol: Int32) throws(SystemCallError) {
         rawValue = Int32(try Syscall.call("socket") { Int(socket(domain, type, `protocol`)) })
     }
 

@@ -1,11 +1,11 @@
 import Glibc
 
-/// Every raw call of the AF_PACKET port goes through here (after swift-nio's System.swift): EINTR is
+/// Every raw call of Dromos (ports, netlink) goes through here (after swift-nio's System.swift): EINTR is
 /// retried, and `errno` becomes a `SystemCallError` naming the call. No other file reads `errno`.
-enum Syscall {
+public enum Syscall {
     /// Runs `body` until it is not interrupted; a negative result becomes an error.
     @inline(__always)
-    static func call(_ name: StaticString, _ body: () -> Int) throws(SystemCallError) -> Int {
+    public static func call(_ name: StaticString, _ body: () -> Int) throws(SystemCallError) -> Int {
         while true {
             let result = body()
             if result >= 0 { return result }
