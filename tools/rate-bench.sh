@@ -3,9 +3,9 @@
 # same job (an nftables netdev-ingress rule that rewrites the MACs by a hash of the flow and forwards
 # out of the same interface), in one run, on the same lab.
 #
-# Usage: [ROUNDS=3] [RUN_ARGS="--rx-ring v3"] tools/rate-bench.sh [seconds per case, default 10]
-#        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases (default: none, the
-#        daemon's defaults).
+# Usage: [ROUNDS=3] [RUN_ARGS=…] [AFPACKET_ARGS="--rx-ring v3"] tools/rate-bench.sh [seconds per case, default 10]
+#        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases, AFPACKET_ARGS only to
+#        --io afpacket (libpcap refuses --rx-ring); default: none, the daemon's defaults.
 #
 # Lab (namespaces with a random suffix, deleted on exit, also on failure or Ctrl-C):
 #   gen (trafgen, core 0) ──g0─┐
@@ -138,6 +138,7 @@ start_forwarder() {  # case
         afpacket|pcap)
             # shellcheck disable=SC2086 # RUN_ARGS is a list of options
             ip netns exec "$lb" taskset -c 1 "$dromos" run --config "$work/dromos.yaml" --io "$1" --workers 1 ${RUN_ARGS:-} \
+                $([ "$1" = afpacket ] && echo "${AFPACKET_ARGS:-}") \
                 2> "$work/$1.log" &
             forwarder_pid=$!
             for _ in $(seq 200); do
@@ -172,7 +173,7 @@ stop_forwarder() {  # case; sets `report` to dromos's closing counts (not in a s
 declare -A offered_sum delivered_sum runs
 cases=(afpacket nft)
 [ "$pcap_available" = yes ] && cases=(afpacket pcap nft)
-echo "Rate: trafgen 64-byte UDP frames → VIP, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)${RUN_ARGS:+; dromos run $RUN_ARGS}"
+echo "Rate: trafgen 64-byte UDP frames → VIP, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)${RUN_ARGS:+; dromos run $RUN_ARGS}${AFPACKET_ARGS:+; --io afpacket $AFPACKET_ARGS}"
 for round in $(seq "$rounds"); do
     for name in "${cases[@]}"; do
         start_forwarder "$name"
