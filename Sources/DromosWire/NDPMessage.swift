@@ -64,7 +64,7 @@ extension IPv6Address {
     @inlinable
     public var isMulticast: Bool { high >> 56 == 0xff }
 
-    /// ff02::1:ffXX:XXXX, from the address's last 24 bits (RFC 4291 §2.7.1).
+    /// The solicited-node group: ff02::1:ff00:0/104 with the address's last 24 bits (RFC 4291 §2.7.1).
     public var solicitedNodeMulticast: IPv6Address {
         IPv6Address(high: 0xff02_0000_0000_0000, low: 0x0000_0001_ff00_0000 | low & 0x00ff_ffff)
     }

@@ -146,18 +146,8 @@ final class PcapLivePortTests {
             try namespaces.enter(forwarder)
             let first = try PcapLivePort(Self.configuration("f0"))
             let second = try PcapLivePort(Self.configuration("f1"))
-            let serverCommand = try lab.start(server, [Generator.python, "-c", Generator.server, "198.18.0.2", "5001"])
-            let clientCommand = try lab.start(client, [Generator.python, "-c", Generator.client, "198.18.0.2", "5001", String(size)])
-            let deadline = monotonicNanoseconds() + 90_000_000_000
-            var rounds = 0
-            let report = PortBridge.run(first, second) {
-                rounds += 1
-                guard rounds % 256 == 0 else { return false }
-                return !clientCommand.isRunning || monotonicNanoseconds() > deadline
-            }
-            let clientSaw = try clientCommand.finish(timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines)
-            let serverSaw = try serverCommand.finish(timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines)
-            return (clientSaw, serverSaw, report, first.statistics, second.statistics)
+            let upload = try lab.uploadThroughBridge(client: client, server: server, size: size, first, second)
+            return (upload.clientSent, upload.serverReceived, upload.report, first.statistics, second.statistics)
         }
         #expect(result.0 == String(size))
         #expect(result.1 == String(size))

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A plain pthread for the daemon's side jobs (control socket, metrics): they block in poll() and must
 /// not borrow the Swift concurrency pool, which the daemon does not otherwise run.
@@ -29,9 +30,25 @@ struct BackgroundThread: ~Copyable {
 /// errno in words, for messages that go to an operator.
 func systemErrorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
-/// Milliseconds of CLOCK_MONOTONIC for idle timers.
-func monotonicNow() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) &* 1_000 &+ UInt64(now.tv_nsec) / 1_000_000
+/// A server's loop thread with its stop flag: started once, and stopped (flag set, thread joined) by
+/// the first `stop` only, so a second stop from a failed start-up path or deinit is harmless.
+final class ServiceThread: Sendable {
+    private let stopping = Atomic<Bool>(false)
+    private let thread = Mutex<BackgroundThread?>(nil)
+
+    /// The loop asks this once per poll round.
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    func start(_ loop: @escaping @Sendable () -> Void) {
+        thread.withLock { $0 = BackgroundThread(loop) }
+    }
+
+    /// True when this call stopped the thread (the caller then releases what the loop used).
+    func stop() -> Bool {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        thread.withLock { running in
+            if let thread = running.take() { thread.join() }
+        }
+        return true
+    }
 }

@@ -1,5 +1,5 @@
+import DromosIO
 import Glibc
-import Synchronization
 
 /// The control socket: one thread, one poll() over the listener and its clients, one JSON object per
 /// line each way. Requests are answered in arrival order on this thread; a change holds the control
@@ -26,8 +26,7 @@ public final class ControlServer: Sendable {
     private let groupID: gid_t?
     private let service: ControlService
     private let log: @Sendable (String) -> Void
-    private let stopping = Atomic<Bool>(false)
-    private let thread = Mutex<BackgroundThread?>(nil)
+    private let thread = ServiceThread()
 
     /// Binds the socket (creating its directory, replacing a stale socket), sets its mode, and listens.
     public init(path: String, access: Access, service: ControlService, limits: Limits = Limits(),
@@ -76,15 +75,12 @@ public final class ControlServer: Sendable {
     }
 
     public func start() {
-        thread.withLock { $0 = BackgroundThread { [self] in self.serve() } }
+        thread.start { [self] in self.serve() }
     }
 
     /// Stops the thread, closes every connection and removes the socket file.
     public func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        thread.withLock { running in
-            if let thread = running.take() { thread.join() }
-        }
+        guard thread.stop() else { return }
         close(listener)
         unlink(path)
     }
@@ -143,9 +139,9 @@ public final class ControlServer: Sendable {
         var clients: [Client] = []
         var lingering: [Lingering] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        while !stopping.load(ordering: .acquiring) {
+        while !thread.isStopping {
             // Out of descriptors, a pending connection keeps the listener readable: poll would spin.
-            let listening = monotonicNow() >= acceptPausedUntil
+            let listening = monotonicMilliseconds() >= acceptPausedUntil
             var descriptors = [pollfd(fd: listener, events: listening ? Int16(POLLIN) : 0, revents: 0)]
             for client in clients {
                 let events = Int16(POLLIN) | (client.output.isEmpty ? 0 : Int16(POLLOUT))
@@ -153,7 +149,7 @@ public final class ControlServer: Sendable {
             }
             for turnedAway in lingering { descriptors.append(pollfd(fd: turnedAway.descriptor, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&descriptors, nfds_t(descriptors.count), 100)
-            let now = monotonicNow()
+            let now = monotonicMilliseconds()
             if ready > 0 {
                 for (index, client) in clients.enumerated() {
                     let events = descriptors[index + 1].revents

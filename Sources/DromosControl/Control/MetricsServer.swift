@@ -1,6 +1,6 @@
+import DromosIO
 import DromosWire
 import Glibc
-import Synchronization
 
 /// `GET /metrics` over plain HTTP/1.x on its own thread: one request per connection, answered and
 /// closed. Small on purpose: Prometheus is its only client, and the figures are read off the packet
@@ -13,8 +13,7 @@ public final class MetricsServer: Sendable {
     public let listen: ListenAddress
     private let listener: Int32
     private let exporter: MetricsExporter
-    private let stopping = Atomic<Bool>(false)
-    private let thread = Mutex<BackgroundThread?>(nil)
+    private let thread = ServiceThread()
 
     public init(listen: ListenAddress, exporter: MetricsExporter) throws(ControlError) {
         let family = listen.address.isIPv4 ? AF_INET : AF_INET6
@@ -55,14 +54,11 @@ public final class MetricsServer: Sendable {
     }
 
     public func start() {
-        thread.withLock { $0 = BackgroundThread { [self] in self.serve() } }
+        thread.start { [self] in self.serve() }
     }
 
     public func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        thread.withLock { running in
-            if let thread = running.take() { thread.join() }
-        }
+        guard thread.stop() else { return }
         close(listener)
     }
 
@@ -82,16 +78,16 @@ public final class MetricsServer: Sendable {
         var connections: [Connection] = []
         var acceptPausedUntil: UInt64 = 0
         var chunk = [UInt8](repeating: 0, count: 4_096)
-        while !stopping.load(ordering: .acquiring) {
+        while !thread.isStopping {
             // At capacity (or out of descriptors) a pending connection keeps the listener readable: leave
             // it out of the poll set until there is room, or poll would spin.
-            let listening = connections.count < Self.maximumClients && monotonicNow() >= acceptPausedUntil
+            let listening = connections.count < Self.maximumClients && monotonicMilliseconds() >= acceptPausedUntil
             var descriptors = [pollfd(fd: listener, events: listening ? Int16(POLLIN) : 0, revents: 0)]
             for connection in connections {
                 descriptors.append(pollfd(fd: connection.descriptor, events: Int16(connection.answered ? POLLOUT : POLLIN), revents: 0))
             }
             _ = poll(&descriptors, nfds_t(descriptors.count), 100)
-            let now = monotonicNow()
+            let now = monotonicMilliseconds()
             for (index, connection) in connections.enumerated() where descriptors[index + 1].revents != 0 {
                 if connection.answered { send(connection) } else { receive(connection, &chunk) }
             }
