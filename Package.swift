@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -36,6 +38,7 @@ let package = Package(
                 "DromosWire", "DromosBalancer", "DromosIO",
                 .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: strict
         ),
@@ -50,6 +53,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        // The one lab every suite that starts processes or builds namespaces uses (not shipped).
+        .target(
+            name: "DromosLab",
+            dependencies: [
+                "CLinuxPacket",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/DromosLab",
+            swiftSettings: strict
+        ),
         .testTarget(name: "DromosWireTests", dependencies: ["DromosWire", "CAllocationCounter"], swiftSettings: strict),
         .testTarget(
             name: "DromosBalancerTests",
@@ -58,22 +72,22 @@ let package = Package(
         ),
         .testTarget(
             name: "DromosIOTests",
-            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket"],
+            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket", "DromosLab"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DromosControlTests",
-            dependencies: ["DromosControl", "DromosIO", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["DromosControl", "DromosIO", "DromosLab", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CLinuxPacket", "dromos"],
+            dependencies: ["CLinuxPacket", "DromosLab", "dromos"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CorpusTests",
-            dependencies: ["DromosWire", "DromosIO", "CAllocationCounter", "dromos"],
+            dependencies: ["DromosWire", "DromosIO", "CAllocationCounter", "DromosLab", "dromos"],
             swiftSettings: strict
         ),
     ]

@@ -1,3 +1,4 @@
+import DromosLab
 import Foundation
 import Testing
 
@@ -39,11 +40,13 @@ struct TsharkDifferentialTests {
         var description: String { "\(file)#\(frame): \(raw)" }
     }
 
-    @Test func flowsAgreeWithTshark() throws {
+    @Test func flowsAgreeWithTshark() async throws {
         let dromos = Corpus.productsDirectory.appendingPathComponent("dromos").path
         #expect(FileManager.default.isExecutableFile(atPath: dromos), "no dromos binary at \(dromos)")
         let script = Corpus.repositoryRoot.appendingPathComponent("tools/tshark_diff.py").path
-        let output = try Tshark.run(["python3", script, "--dromos", dromos, "--jobs", "2", "--json", Corpus.directory.path])
+        // tshark over 477 captures on two cores: minutes, not seconds, on a loaded machine.
+        let output = try await LabCommand.run(["python3", script, "--dromos", dromos, "--jobs", "2", "--json", Corpus.directory.path],
+                                              timeout: 900)
         var disagreements: [Disagreement] = []
         var summary: [String: Any] = [:]
         for line in output.split(separator: "\n") {
@@ -87,37 +90,4 @@ enum Tshark {
     }
 
     static let missingReason: Comment = "tshark is not installed (apt-get install tshark; tools/setup.sh does it)"
-
-    /// Runs a command and returns its standard output; a non-zero exit is an error with its stderr.
-    static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let stdout = Pipe()
-        // Standard error goes to a file: with two pipes, a child that fills the one not being read
-        // would block forever.
-        let errorsPath = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-\(UUID().uuidString).stderr")
-        guard FileManager.default.createFile(atPath: errorsPath.path, contents: nil) else {
-            throw CommandFailed(command: arguments.joined(separator: " "), status: -1, stderr: "cannot create \(errorsPath.path)")
-        }
-        defer { try? FileManager.default.removeItem(at: errorsPath) }
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: errorsPath)
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = (try? Data(contentsOf: errorsPath)) ?? Data()
-        guard process.terminationStatus == 0 else {
-            throw CommandFailed(command: arguments.joined(separator: " "), status: process.terminationStatus,
-                                stderr: String(decoding: errors, as: UTF8.self))
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    struct CommandFailed: Error, CustomStringConvertible {
-        var command: String
-        var status: Int32
-        var stderr: String
-        var description: String { "\(command) exited \(status): \(stderr.suffix(2_000))" }
-    }
 }

@@ -1,4 +1,5 @@
 import DromosControl
+import DromosLab
 import Foundation
 import Glibc
 import Testing
@@ -18,7 +19,7 @@ final class ControlAccessTests {
     }
 
     /// Runs a Python one-liner as uid/gid 65534 (nobody) that sends `status` and prints what it got.
-    func askAsNobody(gid: gid_t = 65534, groups: String = "--clear-groups") throws -> String {
+    func askAsNobody(gid: gid_t = 65534, groups: String = "--clear-groups") async throws -> String {
         let script = """
             import socket, sys
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -29,35 +30,28 @@ final class ControlAccessTests {
             s.sendall(b'{"command": "status"}\\n')
             print(s.makefile().readline().strip())
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=\(gid)", groups, "/usr/bin/python3", "-c", script, lab.socketPath]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self)
+        return try await LabCommand.outcome(["/usr/bin/setpriv", "--reuid=65534", "--regid=\(gid)", groups,
+                                             "/usr/bin/python3", "-c", script, lab.socketPath]).output
     }
 
     @Test(.enabled(if: geteuid() == 0, "needs root to run a client as another user"))
-    func theSocketIsOwnerOnlyAndOtherUsersAreRefused() throws {
+    func theSocketIsOwnerOnlyAndOtherUsersAreRefused() async throws {
         try lab.start()
         #expect(mode(lab.socketPath) == 0o600)
         #expect(try lab.ask(#"{"command": "status"}"#).isOK, "root is let in")
         // The directories above a temporary dir are 0700; open them so that only the socket decides.
         chmod(lab.directory.path, 0o755)
-        let denied = try askAsNobody()
+        let denied = try await askAsNobody()
         #expect(denied.contains("connect: Permission denied"), "\(denied)")
         // Even with the file opened up, SO_PEERCRED keeps another uid out.
         chmod(lab.socketPath, 0o666)
-        let refused = try askAsNobody()
+        let refused = try await askAsNobody()
         #expect(refused.contains("permission denied: uid 65534 is not root"), "\(refused)")
         #expect(lab.logLines.withLock { $0.contains { $0.contains("refused a connection from uid 65534") } })
     }
 
     @Test(.enabled(if: geteuid() == 0, "needs root to run a client as another user"))
-    func aGroupWidensTheSocketToItsMembers() throws {
+    func aGroupWidensTheSocketToItsMembers() async throws {
         let group = "nogroup"
         guard let entry = getgrnam(group) else { Issue.record("no group \(group) on this host"); return }
         let gid = entry.pointee.gr_gid
@@ -69,9 +63,9 @@ final class ControlAccessTests {
         #expect(status.st_gid == gid)
         chmod(lab.directory.path, 0o755)
         // A supplementary member (its primary group is another), then someone in neither.
-        let member = try askAsNobody(gid: 54_321, groups: "--groups=\(gid)")
+        let member = try await askAsNobody(gid: 54_321, groups: "--groups=\(gid)")
         #expect(member.contains("\"ok\": true"), "\(member)")
-        let outsider = try askAsNobody(gid: 54_321, groups: "--clear-groups")
+        let outsider = try await askAsNobody(gid: 54_321, groups: "--clear-groups")
         #expect(outsider.contains("connect: Permission denied") || outsider.contains("permission denied"), "\(outsider)")
     }
 

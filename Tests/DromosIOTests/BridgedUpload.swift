@@ -1,4 +1,5 @@
 import DromosIO
+import DromosLab
 import Foundation
 
 /// What a bridged TCP upload saw: the byte counts each end reported and the bridge's frame counts.
@@ -8,7 +9,7 @@ struct BridgedUpload {
     var report: PortBridge.Report
 }
 
-extension NetworkLab {
+extension NamespaceEntry {
     /// Uploads `size` bytes from `client` to the server at 198.18.0.2:5001 in `server` while
     /// `PortBridge` forwards between the two ports, until the client ends (at most 90 s). Run on a lab
     /// thread that has entered the forwarder's namespace; the caller checks its ports' statistics.
@@ -25,8 +26,8 @@ extension NetworkLab {
             return !clientCommand.isRunning || monotonicNanoseconds() > deadline
         }
         return BridgedUpload(
-            clientSent: try clientCommand.finish(timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines),
-            serverReceived: try serverCommand.finish(timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines),
+            clientSent: try finish(clientCommand, timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines),
+            serverReceived: try finish(serverCommand, timeout: 5).trimmingCharacters(in: .whitespacesAndNewlines),
             report: report)
     }
 }

@@ -2,6 +2,7 @@ import CAllocationCounter
 import DromosBalancer
 import DromosIO
 import DromosWire
+import DromosLab
 import Foundation
 import Testing
 
@@ -19,8 +20,8 @@ final class DatapathWorkerTests {
         var transmitted: UInt64
     }
 
-    @Test func afpacketWorkerLoopForwardsEverythingWithoutAllocating() throws {
-        try forwardsEverythingWithoutAllocating(offloadsOff: false) { interface, group in
+    @Test func afpacketWorkerLoopForwardsEverythingWithoutAllocating() async throws {
+        try await forwardsEverythingWithoutAllocating(offloadsOff: false) { interface, group in
             var settings = testConfiguration(interface)
             settings.fanout = .init(groupID: group)
             return try AFPacketPort(settings)
@@ -32,8 +33,8 @@ final class DatapathWorkerTests {
         }
     }
 
-    @Test func pcapWorkerLoopForwardsEverythingWithoutAllocating() throws {
-        try forwardsEverythingWithoutAllocating(offloadsOff: true) { interface, group in
+    @Test func pcapWorkerLoopForwardsEverythingWithoutAllocating() async throws {
+        try await forwardsEverythingWithoutAllocating(offloadsOff: true) { interface, group in
             var settings = PcapLiveConfiguration(interface: interface)
             settings.bufferSize = 4 << 20
             settings.fanout = .init(groupID: group)
@@ -49,12 +50,12 @@ final class DatapathWorkerTests {
 
     /// Frames the port cut short reach the worker's counters (the daemon warns about them): V2 slots
     /// of 256 bytes against 600-byte frames.
-    @Test func framesCutShortByThePortAreCounted() throws {
-        let a = try lab.namespace("a")
-        let b = try lab.namespace("b")
-        try lab.veth("a0", in: a, "b0", in: b)
+    @Test func framesCutShortByThePortAreCounted() async throws {
+        let a = try await lab.namespace("a")
+        let b = try await lab.namespace("b")
+        try await lab.veth("a0", in: a, "b0", in: b)
         let lab = self.lab
-        let counters = try lab.onThread { namespaces in
+        let counters = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             var settings = testConfiguration("a0", version: .v2)
             settings.frameSize = 256
@@ -62,7 +63,7 @@ final class DatapathWorkerTests {
             let worker = DatapathWorker(index: 0, port: try AFPacketPort(settings),
                                         balancer: BalancerWorker(table: table, flowTable: FlowTableSpec(capacity: 1_024)),
                                         publisher: TablePublisher(table))
-            try lab.exec(b, Generator.raw(interface: "b0", count: 50, size: 600))
+            try namespaces.exec(b, Generator.raw(interface: "b0", count: 50, size: 600))
             let deadline = monotonicNanoseconds() + 10_000_000_000
             while worker.counters.truncated < 50 && monotonicNanoseconds() < deadline {
                 if worker.runBatch(now: monotonicMilliseconds()) == 0 { _ = try? worker.port.waitForFrames(timeoutMilliseconds: 5) }
@@ -76,18 +77,18 @@ final class DatapathWorkerTests {
     func forwardsEverythingWithoutAllocating<Port: PacketPort & SendableMetatype>(
         offloadsOff: Bool, open: @escaping @Sendable (String, UInt16) throws -> Port,
         view: @escaping @Sendable (Port, UInt64) -> KernelView
-    ) throws {
-        let a = try lab.namespace("a")
-        let b = try lab.namespace("b")
-        try lab.veth("a0", in: a, "b0", in: b)
+    ) async throws {
+        let a = try await lab.namespace("a")
+        let b = try await lab.namespace("b")
+        try await lab.veth("a0", in: a, "b0", in: b)
         if offloadsOff {
             for (namespace, interface) in [(a, "a0"), (b, "b0")] {
-                try lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+                try await lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
             }
         }
         let lab = self.lab
         let sent: UInt64 = 3_000
-        let result = try lab.onThread { namespaces in
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             // The generator's frames go 198.18.0.1 → 198.18.0.2:20000/udp: make that a service.
             let service = ServiceSpec(
@@ -99,7 +100,7 @@ final class DatapathWorkerTests {
             let worker = DatapathWorker(index: 0, port: try open("a0", UInt16.random(in: 1...0xfff0)),
                                         balancer: BalancerWorker(table: table, flowTable: FlowTableSpec(capacity: 4_096)),
                                         publisher: publisher)
-            let sender = try lab.start(b, Generator.raw(interface: "b0", count: Int(sent), flows: 16, size: 120))
+            let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: Int(sent), flows: 16, size: 120))
             // Warm up on the first frames, so one-time runtime work is outside the measurement.
             let warmUp = monotonicNanoseconds() + 20_000_000_000
             while worker.counters.forwarded == 0 && monotonicNanoseconds() < warmUp {
@@ -116,7 +117,7 @@ final class DatapathWorkerTests {
                     _ = try? worker.port.waitForFrames(timeoutMilliseconds: 5)
                 }
             }
-            try sender.finish()
+            try namespaces.finish(sender)
             // The control plane's read: asked from another thread, answered at a batch boundary.
             let answer = ReportBox()
             let mailbox = worker.mailbox

@@ -1,4 +1,5 @@
 import DromosIO
+import DromosLab
 import Foundation
 import Testing
 
@@ -7,21 +8,21 @@ import Testing
 final class InterfaceFeaturesTests {
     let lab = NetworkLab()
 
-    @Test func readsWhatEthtoolShowsAndSeesGROTurnedOnAndOff() throws {
-        let a = try lab.namespace("a")
-        let b = try lab.namespace("b")
-        try lab.veth("a0", in: a, "b0", in: b)
+    @Test func readsWhatEthtoolShowsAndSeesGROTurnedOnAndOff() async throws {
+        let a = try await lab.namespace("a")
+        let b = try await lab.namespace("b")
+        try await lab.veth("a0", in: a, "b0", in: b)
         let lab = self.lab
-        func read() throws -> InterfaceFeatures {
-            try lab.onThread { namespaces in
+        func read() async throws -> InterfaceFeatures {
+            try await lab.onThread { namespaces in
                 try namespaces.enter(a)
                 return try InterfaceFeatures.read("a0")
             }
         }
-        try lab.exec(a, ["ethtool", "-K", "a0", "gro", "on"])
-        let on = try read()
+        try await lab.exec(a, ["ethtool", "-K", "a0", "gro", "on"])
+        let on = try await read()
         // `ethtool -k` prints "name: on|off [fixed]"; those under the kernel's names must agree.
-        let listing = try lab.exec(a, ["ethtool", "-k", "a0"])
+        let listing = try await lab.exec(a, ["ethtool", "-k", "a0"])
         var compared = 0
         for line in listing.split(separator: "\n") {
             let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)
@@ -33,11 +34,11 @@ final class InterfaceFeaturesTests {
         #expect(on.active["rx-gro"] == true)
         #expect(on.activeReceiveCoalescing == ["gro"])
 
-        try lab.exec(a, ["ethtool", "-K", "a0", "gro", "off"])
-        let off = try read()
+        try await lab.exec(a, ["ethtool", "-K", "a0", "gro", "off"])
+        let off = try await read()
         #expect(off.active["rx-gro"] == false)
         #expect(off.activeReceiveCoalescing.isEmpty)
-        #expect(throws: SystemCallError.self) { try lab.onThread { namespaces in
+        await #expect(throws: SystemCallError.self) { try await lab.onThread { namespaces in
             try namespaces.enter(a)
             return try InterfaceFeatures.read("nosuch0")
         } }

@@ -1,6 +1,7 @@
 import CAllocationCounter
 import DromosIO
 import DromosWire
+import DromosLab
 import Foundation
 import Testing
 
@@ -16,17 +17,17 @@ let pcapLiveSkipReason = "libpcap live-port tests need root (network namespaces 
 final class PcapLivePortTests {
     let lab = NetworkLab()
 
-    func offloadsOff(_ namespace: String, _ interface: String) throws {
-        try lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+    func offloadsOff(_ namespace: String, _ interface: String) async throws {
+        try await lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
     }
 
     /// Namespaces "a" (the port) and "b" (the peer), linked by a0 <-> b0, offloads off.
-    func pair() throws -> (a: String, b: String) {
-        let a = try lab.namespace("a")
-        let b = try lab.namespace("b")
-        try lab.veth("a0", in: a, "b0", in: b)
-        try offloadsOff(a, "a0")
-        try offloadsOff(b, "b0")
+    func pair() async throws -> (a: String, b: String) {
+        let a = try await lab.namespace("a")
+        let b = try await lab.namespace("b")
+        try await lab.veth("a0", in: a, "b0", in: b)
+        try await offloadsOff(a, "a0")
+        try await offloadsOff(b, "b0")
         return (a, b)
     }
 
@@ -36,16 +37,16 @@ final class PcapLivePortTests {
         return configuration
     }
 
-    @Test func receivesWhatAPeerSends() throws {
-        let (a, b) = try pair()
+    @Test func receivesWhatAPeerSends() async throws {
+        let (a, b) = try await pair()
         let lab = self.lab
-        let result = try lab.onThread { namespaces in
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             let port = try PcapLivePort(Self.configuration("a0"))
-            let sender = try lab.start(b, Generator.raw(interface: "b0", count: 300, flows: 3, size: 150))
+            let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 300, flows: 3, size: 150))
             var stamped = 0
             let got = port.collect(300, seconds: 20) { frame in if frame.timestampNanoseconds > 0 { stamped += 1 } }
-            try sender.finish()
+            try namespaces.finish(sender)
             try port.updateKernelStatistics()
             return (got.frames, got.bytes, port.statistics, stamped)
         }
@@ -61,10 +62,10 @@ final class PcapLivePortTests {
 
     /// PCAP_D_IN: what the port injects is not read back (libpcap drops outgoing frames after the
     /// kernel handed them to its socket), while frames the peer sends afterwards are.
-    @Test func receivesInboundFramesOnly() throws {
-        let (a, b) = try pair()
+    @Test func receivesInboundFramesOnly() async throws {
+        let (a, b) = try await pair()
         let lab = self.lab
-        let result = try lab.onThread { namespaces in
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(b)
             var capture = testConfiguration("b0", version: .v2)
             capture.ignoreOutgoing = true
@@ -77,7 +78,7 @@ final class PcapLivePortTests {
             let delivered = peer.collect(50, seconds: 10).frames
             // The 50 injected frames went through the port's own socket before the peer saw them; now
             // 5 frames from the peer, then a short wait for anything else.
-            try lab.exec(b, Generator.raw(interface: "b0", count: 5, size: 90))
+            try namespaces.exec(b, Generator.raw(interface: "b0", count: 5, size: 90))
             var sizes: [Int] = []
             port.collect(5, seconds: 10) { frame in sizes.append(frame.bytes.count) }
             port.collect(1, seconds: 0.1) { frame in sizes.append(frame.bytes.count) }
@@ -88,9 +89,9 @@ final class PcapLivePortTests {
     }
 
     /// Frames injected by the port reach the peer byte for byte, in order, one send() each.
-    @Test func transmitsToAPeerByteIdentical() throws {
-        let (a, b) = try pair()
-        let result = try lab.onThread { namespaces in
+    @Test func transmitsToAPeerByteIdentical() async throws {
+        let (a, b) = try await pair()
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(b)
             let capture = try AFPacketPort(testConfiguration("b0", version: .v2))
             try namespaces.enter(a)
@@ -129,24 +130,24 @@ final class PcapLivePortTests {
 
     /// A 2 MiB TCP upload carried by `PortBridge` over two libpcap ports (offloads off on the lab's
     /// veths, see the suite's comment); the server checks every byte.
-    @Test func tcpUploadThroughAPcapBridge() throws {
-        let client = try lab.namespace("c")
-        let forwarder = try lab.namespace("f")
-        let server = try lab.namespace("s")
-        try lab.veth("c0", in: client, "f0", in: forwarder)
-        try lab.veth("f1", in: forwarder, "s0", in: server)
+    @Test func tcpUploadThroughAPcapBridge() async throws {
+        let client = try await lab.namespace("c")
+        let forwarder = try await lab.namespace("f")
+        let server = try await lab.namespace("s")
+        try await lab.veth("c0", in: client, "f0", in: forwarder)
+        try await lab.veth("f1", in: forwarder, "s0", in: server)
         for (namespace, interface) in [(client, "c0"), (forwarder, "f0"), (forwarder, "f1"), (server, "s0")] {
-            try offloadsOff(namespace, interface)
+            try await offloadsOff(namespace, interface)
         }
-        try lab.exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
-        try lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
+        try await lab.exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
+        try await lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
         let size = 2 << 20
         let lab = self.lab
-        let result = try lab.onThread(timeout: 120) { namespaces in
+        let result = try await lab.onThread(timeout: 120) { namespaces in
             try namespaces.enter(forwarder)
             let first = try PcapLivePort(Self.configuration("f0"))
             let second = try PcapLivePort(Self.configuration("f1"))
-            let upload = try lab.uploadThroughBridge(client: client, server: server, size: size, first, second)
+            let upload = try namespaces.uploadThroughBridge(client: client, server: server, size: size, first, second)
             return (upload.clientSent, upload.serverReceived, upload.report, first.statistics, second.statistics)
         }
         #expect(result.0 == String(size))
@@ -157,13 +158,13 @@ final class PcapLivePortTests {
     }
 
     /// Receive → rewrite in place → transmit allocates nothing per frame.
-    @Test func forwardingLoopAllocatesNothing() throws {
-        let (a, b) = try pair()
+    @Test func forwardingLoopAllocatesNothing() async throws {
+        let (a, b) = try await pair()
         let lab = self.lab
-        let result = try lab.onThread { namespaces in
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             let port = try PcapLivePort(Self.configuration("a0"))
-            let sender = try lab.start(b, Generator.raw(interface: "b0", count: 3_000, flows: 8, size: 120))
+            let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 3_000, flows: 8, size: 120))
             var frames = port.warmUpForwarding()
             let before = dromos_thread_allocation_count()
             let deadline = monotonicNanoseconds() + 20_000_000_000
@@ -187,7 +188,7 @@ final class PcapLivePortTests {
                 }
             }
             let allocations = dromos_thread_allocation_count() - before
-            try sender.finish()
+            try namespaces.finish(sender)
             return (frames, allocations, port.statistics.transmitted)
         }
         #expect(result.0 >= 1_000)
@@ -197,9 +198,9 @@ final class PcapLivePortTests {
 
     /// A frame libpcap's send() refuses (larger than the MTU) is counted, with libpcap's message; the
     /// next frame goes out.
-    @Test func refusedFramesAreCountedWithTheMessage() throws {
-        let (a, b) = try pair()
-        let result = try lab.onThread { namespaces in
+    @Test func refusedFramesAreCountedWithTheMessage() async throws {
+        let (a, b) = try await pair()
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(b)
             let capture = try AFPacketPort(testConfiguration("b0", version: .v2))
             try namespaces.enter(a)
@@ -217,9 +218,9 @@ final class PcapLivePortTests {
     }
 
     /// A setup failure names the interface, the call, and libpcap's own message.
-    @Test func openingAMissingInterfaceSaysWhich() throws {
-        let a = try lab.namespace("a")
-        let result = try lab.onThread { namespaces in
+    @Test func openingAMissingInterfaceSaysWhich() async throws {
+        let a = try await lab.namespace("a")
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             do {
                 _ = try PcapLivePort(Self.configuration("dromos-none0"))
@@ -239,21 +240,21 @@ final class PcapLivePortTests {
 final class PcapFanoutTests {
     let lab = NetworkLab()
 
-    @Test func handlesInOneFanoutGroupSplitTheFlows() throws {
-        let a = try lab.namespace("a")
-        let b = try lab.namespace("b")
-        try lab.veth("a0", in: a, "b0", in: b)
+    @Test func handlesInOneFanoutGroupSplitTheFlows() async throws {
+        let a = try await lab.namespace("a")
+        let b = try await lab.namespace("b")
+        try await lab.veth("a0", in: a, "b0", in: b)
         for (namespace, interface) in [(a, "a0"), (b, "b0")] {
-            try lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+            try await lab.exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
         }
         let lab = self.lab
-        let result = try lab.onThread { namespaces in
+        let result = try await lab.onThread { namespaces in
             try namespaces.enter(a)
             var settings = PcapLiveConfiguration(interface: "a0")
             settings.bufferSize = 4 << 20
             settings.fanout = .init(groupID: UInt16.random(in: 1...0xfff0))
             let ports = [try PcapLivePort(settings), try PcapLivePort(settings)]
-            let sender = try lab.start(b, Generator.raw(interface: "b0", count: 600, flows: 32, size: 110))
+            let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 600, flows: 32, size: 110))
             var counts = [0, 0]
             // UDP source port → the handles that saw that flow.
             var owners: [UInt16: Set<Int>] = [:]
@@ -271,7 +272,7 @@ final class PcapFanoutTests {
                 }
                 if idle { _ = try? ports[0].waitForFrames(timeoutMilliseconds: 5) }
             }
-            try sender.finish()
+            try namespaces.finish(sender)
             return (counts, owners)
         }
         let (counts, owners) = result

@@ -1,3 +1,4 @@
+import DromosLab
 import Foundation
 import Glibc
 import Testing
@@ -21,24 +22,24 @@ final class BackendSetupTests {
         var backend: String
     }
 
-    func pair() throws -> Pair {
-        let client = try lab.namespace("bc", ipv6: true)
-        let backend = try lab.namespace("bs", ipv6: true)
-        try lab.veth("eth0", in: backend, "c0", in: client, firstMAC: "02:00:00:00:02:11", secondMAC: "02:00:00:00:02:01")
-        try lab.exec(backend, ["ip", "addr", "add", "198.18.1.11/24", "dev", "eth0"])
-        try lab.exec(client, ["ip", "addr", "add", "198.18.1.1/24", "dev", "c0"])
-        try lab.exec(backend, ["ip", "-6", "addr", "add", "2001:db8:1::11/64", "dev", "eth0", "nodad"])
-        try lab.exec(client, ["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "c0", "nodad"])
+    func pair() async throws -> Pair {
+        let client = try await lab.namespace("bc", ipv6: true)
+        let backend = try await lab.namespace("bs", ipv6: true)
+        try await lab.veth("eth0", in: backend, "c0", in: client, firstMAC: "02:00:00:00:02:11", secondMAC: "02:00:00:00:02:01")
+        try await lab.exec(backend, ["ip", "addr", "add", "198.18.1.11/24", "dev", "eth0"])
+        try await lab.exec(client, ["ip", "addr", "add", "198.18.1.1/24", "dev", "c0"])
+        try await lab.exec(backend, ["ip", "-6", "addr", "add", "2001:db8:1::11/64", "dev", "eth0", "nodad"])
+        try await lab.exec(client, ["ip", "-6", "addr", "add", "2001:db8:1::1/64", "dev", "c0", "nodad"])
         // The VIPs on-link at the client: it asks the wire who has them, as a router without a route would.
-        try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "dev", "c0"])
-        try lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "dev", "c0"])
+        try await lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "dev", "c0"])
+        try await lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "dev", "c0"])
         return Pair(client: client, backend: backend)
     }
 
-    func dromos(_ namespace: String, _ arguments: [String], as user: UInt32? = nil) throws -> CommandOutcome {
+    func dromos(_ namespace: String, _ arguments: [String], as user: UInt32? = nil) async throws -> CommandOutcome {
         let drop = user.map { ["setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups"] } ?? []
         let command = ["ip", "netns", "exec", namespace] + drop + [DaemonEndToEndTests.dromos, "backend"] + arguments
-        return try RunningCommand(command).outcome()
+        return try await LabCommand.outcome(command)
     }
 
     func vipArguments(_ subcommand: String) -> [String] {
@@ -46,84 +47,84 @@ final class BackendSetupTests {
     }
 
     /// Every address and every ARP setting of the namespace, as text to compare.
-    func snapshot(_ namespace: String) throws -> String {
-        let addresses = try lab.exec(namespace, ["ip", "-o", "addr", "show"])
+    func snapshot(_ namespace: String) async throws -> String {
+        let addresses = try await lab.exec(namespace, ["ip", "-o", "addr", "show"])
             .split(separator: "\n").map { $0.split(separator: " ").prefix(4).joined(separator: " ") }.sorted()
-        let settings = try lab.exec(namespace, ["sysctl", "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce",
+        let settings = try await lab.exec(namespace, ["sysctl", "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce",
                                                 "net.ipv4.conf.eth0.arp_ignore", "net.ipv4.conf.eth0.arp_announce"])
         return (addresses + [settings]).joined(separator: "\n")
     }
 
     /// The MAC the client learned for `address` after trying to reach it, or nil when nobody answered.
-    func resolvedMAC(_ client: String, _ address: String) throws -> String? {
+    func resolvedMAC(_ client: String, _ address: String) async throws -> String? {
         let family = address.contains(":") ? "-6" : "-4"
-        _ = try? lab.exec(client, ["ip", family, "neigh", "flush", "to", address])
-        _ = try? lab.exec(client, ["timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/\(address)/80"], timeout: 10)
-        let entry = try lab.exec(client, ["ip", family, "neigh", "show", "to", address])
+        _ = try? await lab.exec(client, ["ip", family, "neigh", "flush", "to", address])
+        _ = try? await lab.exec(client, ["timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/\(address)/80"], timeout: 10)
+        let entry = try await lab.exec(client, ["ip", family, "neigh", "show", "to", address])
         let words = entry.split(separator: " ")
         guard let index = words.firstIndex(of: "lladdr"), index + 1 < words.count else { return nil }
         return String(words[index + 1])
     }
 
-    @Test func setupIsIdempotentAndTeardownRestoresExactly() throws {
-        let net = try pair()
+    @Test func setupIsIdempotentAndTeardownRestoresExactly() async throws {
+        let net = try await pair()
         // What was there before must survive teardown: an address on lo and a non-default setting.
-        try lab.exec(net.backend, ["ip", "addr", "add", "203.0.113.99/32", "dev", "lo"])
-        try lab.exec(net.backend, ["sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=1"])
-        let before = try snapshot(net.backend)
+        try await lab.exec(net.backend, ["ip", "addr", "add", "203.0.113.99/32", "dev", "lo"])
+        try await lab.exec(net.backend, ["sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=1"])
+        let before = try await snapshot(net.backend)
 
-        let first = try dromos(net.backend, vipArguments("setup"))
+        let first = try await dromos(net.backend, vipArguments("setup"))
         #expect(first.status == 0, "\(first.errors)")
         #expect(first.output.contains("add \(Self.vip)/32 on lo"))
         #expect(first.output.contains("add \(Self.vip6)/128 on lo (nodad)"))
         #expect(first.output.contains("set net.ipv4.conf.eth0.arp_announce = 2 (was 1)"))
         let state = try String(contentsOfFile: statePath, encoding: .utf8)
-        let during = try snapshot(net.backend)
+        let during = try await snapshot(net.backend)
         #expect(during != before)
 
-        let second = try dromos(net.backend, vipArguments("setup"))
+        let second = try await dromos(net.backend, vipArguments("setup"))
         #expect(second.status == 0)
         let lines = second.output.split(separator: "\n")
         #expect(lines.count == 6)
         #expect(lines.allSatisfy { $0.hasPrefix("ok: ") && $0.hasSuffix("already") }, "\(second.output)")
         #expect(try String(contentsOfFile: statePath, encoding: .utf8) == state)
-        #expect(try snapshot(net.backend) == during)
+        await #expect(try snapshot(net.backend) == during)
 
-        let check = try dromos(net.backend, vipArguments("check"))
+        let check = try await dromos(net.backend, vipArguments("check"))
         #expect(check.status == 0, "\(check.output)")
         #expect(!check.output.contains("FAIL"))
 
-        let teardown = try dromos(net.backend, ["teardown", "--state", statePath])
+        let teardown = try await dromos(net.backend, ["teardown", "--state", statePath])
         #expect(teardown.status == 0, "\(teardown.errors)")
         #expect(teardown.output.contains("restore net.ipv4.conf.eth0.arp_announce = 1"))
-        #expect(try snapshot(net.backend) == before)
+        await #expect(try snapshot(net.backend) == before)
         #expect(!FileManager.default.fileExists(atPath: statePath))
-        let again = try dromos(net.backend, ["teardown", "--state", statePath])
+        let again = try await dromos(net.backend, ["teardown", "--state", statePath])
         #expect(again.status == 0)
         #expect(again.output.hasPrefix("nothing to undo"))
-        #expect(try snapshot(net.backend) == before)
+        await #expect(try snapshot(net.backend) == before)
     }
 
     /// A VIP that was on lo before setup is kept by teardown; one torn down alone leaves the other's
     /// ARP settings in place until the last goes.
-    @Test func teardownKeepsWhatSetupFound() throws {
-        let net = try pair()
-        try lab.exec(net.backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
-        let before = try snapshot(net.backend)
-        #expect(try dromos(net.backend, vipArguments("setup")).status == 0)
-        let partial = try dromos(net.backend, ["teardown", "--vip", Self.vip6, "--state", statePath])
+    @Test func teardownKeepsWhatSetupFound() async throws {
+        let net = try await pair()
+        try await lab.exec(net.backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
+        let before = try await snapshot(net.backend)
+        await #expect(try dromos(net.backend, vipArguments("setup")).status == 0)
+        let partial = try await dromos(net.backend, ["teardown", "--vip", Self.vip6, "--state", statePath])
         #expect(partial.output.contains("remove \(Self.vip6)/128 on lo"))
         #expect(partial.output.contains("keep the ARP settings"))
-        #expect(try lab.exec(net.backend, ["sysctl", "-n", "net.ipv4.conf.all.arp_ignore"]) == "1\n")
-        let rest = try dromos(net.backend, ["teardown", "--state", statePath])
+        #expect(try await lab.exec(net.backend, ["sysctl", "-n", "net.ipv4.conf.all.arp_ignore"]) == "1\n")
+        let rest = try await dromos(net.backend, ["teardown", "--state", statePath])
         #expect(rest.output.contains("keep \(Self.vip) on lo: it was there before setup"))
-        #expect(try snapshot(net.backend) == before)
+        await #expect(try snapshot(net.backend) == before)
     }
 
-    @Test func checkNamesEachFailureWithItsFix() throws {
-        let net = try pair()
-        try lab.exec(net.backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "eth0", "nodad"])
-        let check = try dromos(net.backend, vipArguments("check"))
+    @Test func checkNamesEachFailureWithItsFix() async throws {
+        let net = try await pair()
+        try await lab.exec(net.backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "eth0", "nodad"])
+        let check = try await dromos(net.backend, vipArguments("check"))
         #expect(check.status == 1)
         let output = check.output
         #expect(output.contains("FAIL  VIP \(Self.vip) is on lo\n      fix: dromos backend setup --vip \(Self.vip) --vip \(Self.vip6)"))
@@ -134,66 +135,42 @@ final class BackendSetupTests {
         #expect(output.contains("sysctl -w net.ipv4.conf.all.arp_announce=2"))
         #expect(output.contains("ok    lo is up"))
         // Setup refuses to go on while the VIP sits on the uplink, and changes nothing.
-        let before = try snapshot(net.backend)
-        let setup = try dromos(net.backend, vipArguments("setup"))
+        let before = try await snapshot(net.backend)
+        let setup = try await dromos(net.backend, vipArguments("setup"))
         #expect(setup.status == 1)
         #expect(setup.errors.contains("VIP \(Self.vip6) is also \(Self.vip6)/128 on eth0"))
-        #expect(try snapshot(net.backend) == before)
+        await #expect(try snapshot(net.backend) == before)
     }
 
-    @Test func explainsThatItNeedsRoot() throws {
-        let net = try pair()
-        let before = try snapshot(net.backend)
-        let refused = try dromos(net.backend, vipArguments("setup"), as: 65534)
+    @Test func explainsThatItNeedsRoot() async throws {
+        let net = try await pair()
+        let before = try await snapshot(net.backend)
+        let refused = try await dromos(net.backend, vipArguments("setup"), as: 65534)
         #expect(refused.status == 1)
         #expect(refused.errors.contains("needs root"))
         #expect(refused.errors.contains("--dry-run"))
-        let dryRun = try dromos(net.backend, vipArguments("setup") + ["--dry-run"], as: 65534)
+        let dryRun = try await dromos(net.backend, vipArguments("setup") + ["--dry-run"], as: 65534)
         #expect(dryRun.status == 0, "\(dryRun.errors)")
         #expect(dryRun.output.contains("would add \(Self.vip)/32 on lo"))
         #expect(dryRun.output.contains("would set net.ipv4.conf.all.arp_ignore = 1 (was 0)"))
-        #expect(try snapshot(net.backend) == before)
+        await #expect(try snapshot(net.backend) == before)
         #expect(!FileManager.default.fileExists(atPath: statePath))
     }
 
     /// What the settings are for, seen on the wire: with the VIPs on lo alone, the backend answers ARP for
     /// the IPv4 VIP; after setup it does not. Linux never answers a neighbor solicitation for an address
     /// held on lo (the target must be on the receiving interface), so IPv6 needs no setting: checked both ways.
-    @Test func theBackendNoLongerClaimsTheVIPs() throws {
-        let net = try pair()
-        try lab.exec(net.backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
-        try lab.exec(net.backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "lo", "nodad"])
-        #expect(try resolvedMAC(net.client, Self.vip) == "02:00:00:00:02:11")
-        #expect(try resolvedMAC(net.client, Self.vip6) == nil)
-        #expect(try resolvedMAC(net.client, "2001:db8:1::11") == "02:00:00:00:02:11")  // NDP itself works
+    @Test func theBackendNoLongerClaimsTheVIPs() async throws {
+        let net = try await pair()
+        try await lab.exec(net.backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
+        try await lab.exec(net.backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "lo", "nodad"])
+        await #expect(try resolvedMAC(net.client, Self.vip) == "02:00:00:00:02:11")
+        await #expect(try resolvedMAC(net.client, Self.vip6) == nil)
+        await #expect(try resolvedMAC(net.client, "2001:db8:1::11") == "02:00:00:00:02:11")  // NDP itself works
 
-        #expect(try dromos(net.backend, vipArguments("setup")).status == 0)
-        #expect(try resolvedMAC(net.client, Self.vip) == nil)
-        #expect(try resolvedMAC(net.client, Self.vip6) == nil)
-        #expect(try resolvedMAC(net.client, "198.18.1.11") == "02:00:00:00:02:11")  // ARP itself works
-    }
-}
-
-struct CommandOutcome {
-    var status: Int32
-    var output: String
-    var errors: String
-}
-
-extension RunningCommand {
-    /// Waits for the end (bounded) and returns the exit status with both outputs, for commands whose
-    /// failure is the point of the test.
-    func outcome(timeout: Double = 30) throws -> CommandOutcome {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(2_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            throw LabError(description: "\(arguments.joined(separator: " ")) did not finish within \(timeout) s")
-        }
-        return CommandOutcome(
-            status: process.terminationStatus,
-            output: (try? String(contentsOf: output, encoding: .utf8)) ?? "",
-            errors: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+        await #expect(try dromos(net.backend, vipArguments("setup")).status == 0)
+        await #expect(try resolvedMAC(net.client, Self.vip) == nil)
+        await #expect(try resolvedMAC(net.client, Self.vip6) == nil)
+        await #expect(try resolvedMAC(net.client, "198.18.1.11") == "02:00:00:00:02:11")  // ARP itself works
     }
 }

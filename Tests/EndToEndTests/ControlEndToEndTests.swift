@@ -1,3 +1,4 @@
+import DromosLab
 import Foundation
 import Glibc
 import Testing
@@ -6,9 +7,8 @@ import Testing
 /// remove and undrain change where new connections go and leave a long-lived connection alone; the
 /// changes survive a restart.
 @Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: NetworkLab.skipReason)))
-final class ControlEndToEndTests {
-    let base = DaemonEndToEndTests()
-    var lab: NetworkLab { base.lab }
+final class ControlEndToEndTests: DaemonLabTest {
+    let lab = NetworkLab()
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-ctl-e2e-\(UUID().uuidString)")
     var socket: String { directory.appendingPathComponent("control.sock").path }
 
@@ -70,13 +70,13 @@ final class ControlEndToEndTests {
             state: \(directory.appendingPathComponent("state/state.yaml").path)
             services:
               - name: web
-                vip: \(DaemonEndToEndTests.vip)
+                vip: \(Self.vip)
                 port: 80
                 protocol: tcp
                 scheduler: rr
                 backends:
-                  - { address: 198.18.0.11, mac: "\(DaemonEndToEndTests.backendMACs[0])" }
-                  - { address: 198.18.0.12, mac: "\(DaemonEndToEndTests.backendMACs[1])" }
+                  - { address: 198.18.0.11, mac: "\(Self.backendMACs[0])" }
+                  - { address: 198.18.0.12, mac: "\(Self.backendMACs[1])" }
 
             """
         try yaml.write(to: url, atomically: true, encoding: .utf8)
@@ -84,61 +84,50 @@ final class ControlEndToEndTests {
     }
 
     /// `dromos ctl --socket … ARGUMENTS`: exit status, standard output, standard error.
-    func ctl(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let command = try RunningCommand([DaemonEndToEndTests.dromos, "ctl"] + arguments.prefix(2) + ["--socket", socket] + arguments.dropFirst(2))
-        let deadline = Date().addingTimeInterval(30)
-        while command.isRunning && Date() < deadline { usleep(5_000) }
-        if command.isRunning { command.process.terminate() }
-        command.process.waitUntilExit()
-        return (command.process.terminationStatus, (try? String(contentsOf: command.output, encoding: .utf8)) ?? "",
-                (try? String(contentsOf: command.errors, encoding: .utf8)) ?? "")
+    func ctl(_ arguments: [String]) async throws -> CommandOutcome {
+        try await LabCommand.outcome([Self.dromos, "ctl"] + arguments.prefix(2) + ["--socket", socket] + arguments.dropFirst(2))
     }
 
-    func startDaemon(_ net: Topology, config: URL) throws -> RunningCommand {
-        let daemon = try lab.start(net.balancer, [DaemonEndToEndTests.dromos, "run", "--config", config.path, "--workers", "2"])
-        try base.waitUntilRunning(daemon)
+    func startDaemon(_ net: Topology, config: URL) async throws -> RunningCommand {
+        let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
+        try await waitUntilRunning(daemon)
         return daemon
     }
 
-    func stopDaemon(_ daemon: RunningCommand) -> String {
-        kill(daemon.process.processIdentifier, SIGTERM)
-        #expect(base.waitForExit(daemon), "dromos run did not stop on SIGTERM")
+    func stopDaemon(_ daemon: RunningCommand) async -> String {
+        daemon.signal(SIGTERM)
+        #expect(await waitForExit(daemon), "dromos run did not stop on SIGTERM")
         let log = (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? ""
-        #expect(daemon.process.terminationStatus == 0, "\(log)")
+        #expect(daemon.terminationStatus == 0, "\(log)")
         return log
     }
 
-    @Test func ctlChangesThePoolUnderTrafficAndTheChangesSurviveARestart() throws {
+    @Test func ctlChangesThePoolUnderTrafficAndTheChangesSurviveARestart() async throws {
         let started = Date()
-        let net = try base.topology()
+        let net = try await topology()
         let config = try writeConfig()
-        let servers = try net.backends.enumerated().map { index, backend in
-            try lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
+            try await lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
         }
-        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
-        var daemon = try startDaemon(net, config: config)
-        defer { if daemon.isRunning { daemon.process.terminate(); base.waitForExit(daemon) } }
-        usleep(300_000)
+        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
+        var daemon = try await startDaemon(net, config: config)
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try await Task.sleep(for: .milliseconds(300))
 
-        let status = try ctl(["status"])
+        let status = try await ctl(["status"])
         #expect(status.status == 0 && status.output.contains("interface         lb0") && status.output.contains("generation        1"),
                 "\(status)")
         // --config finds the socket the config file names.
-        let byConfig = try RunningCommand([DaemonEndToEndTests.dromos, "ctl", "status", "--config", config.path])
-        #expect(try byConfig.finish().contains("generation        1"))
-        let services = try ctl(["services", "--json"])
+        #expect(try await LabCommand.run([Self.dromos, "ctl", "status", "--config", config.path]).contains("generation        1"))
+        let services = try await ctl(["services", "--json"])
         #expect(services.status == 0 && services.output.hasPrefix("{\"ok\": true, \"services\": [{\"name\": \"web\""), "\(services)")
-        let before = try base.connections(net.client, count: 20)
+        let before = try await connections(net.client, count: 20)
         #expect(before.failures.isEmpty && before.answers.count == 2 && before.answers.values.reduce(0, +) == 20, "\(before)")
 
         // A long-lived connection; whichever backend it lands on is the one we drain.
-        let long = try lab.start(net.client, [Services.python, "-c", Self.longConnection, DaemonEndToEndTests.vip, "80", "8"])
-        var first = ""
-        let deadline = Date().addingTimeInterval(10)
-        while first.isEmpty && Date() < deadline {
-            first = ((try? String(contentsOf: long.output, encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? ""
-            usleep(20_000)
-        }
+        let long = try await lab.start(net.client, [Services.python, "-c", Self.longConnection, Self.vip, "80", "8"])
+        var first: String { long.standardOutput.split(separator: "\n").first.map(String.init) ?? "" }
+        _ = await waitUntil(seconds: 30) { !first.isEmpty }
         let kept = first == "first s1" ? "s1" : "s2"
         let other = kept == "s1" ? "s2" : "s1"
         let keptAddress = kept == "s1" ? "198.18.0.11" : "198.18.0.12"
@@ -146,26 +135,26 @@ final class ControlEndToEndTests {
         #expect(first.hasPrefix("first s"), "the long connection answered: \(first)")
 
         // Drain: the long connection stays on its backend, new connections go to the other.
-        let drain = try ctl(["backend", "drain", "web", keptAddress])
+        let drain = try await ctl(["backend", "drain", "web", keptAddress])
         #expect(drain.status == 0 && drain.output.contains("table generation 2"), "\(drain)")
-        let drained = try base.connections(net.client, count: 30)
+        let drained = try await connections(net.client, count: 30)
         #expect(drained.failures.isEmpty && drained.answers == [other: 30], "a draining backend gets no new connections: \(drained)")
-        let backends = try ctl(["backends", "web"])
+        let backends = try await ctl(["backends", "web"])
         #expect(backends.output.contains("\(keptAddress)  1       draining"), "\(backends.output)")
 
         // Changes to the other backend leave the long connection alone; undrain brings new ones back.
-        #expect(try ctl(["backend", "weight", "web", otherAddress, "3"]).status == 0)
-        #expect(try ctl(["backend", "undrain", "web", keptAddress]).status == 0)
-        let undrained = try base.connections(net.client, count: 20)
+        await #expect(try ctl(["backend", "weight", "web", otherAddress, "3"]).status == 0)
+        await #expect(try ctl(["backend", "undrain", "web", keptAddress]).status == 0)
+        let undrained = try await connections(net.client, count: 20)
         #expect(undrained.failures.isEmpty && (undrained.answers[kept] ?? 0) > 0, "\(undrained)")
 
         // Remove the other backend: no new connection reaches it.
-        let remove = try ctl(["backend", "remove", "web", otherAddress])
+        let remove = try await ctl(["backend", "remove", "web", otherAddress])
         #expect(remove.status == 0, "\(remove)")
-        let removed = try base.connections(net.client, count: 30)
+        let removed = try await connections(net.client, count: 30)
         #expect(removed.failures.isEmpty && removed.answers == [kept: 30], "a removed backend gets no new connections: \(removed)")
 
-        let result = try long.finish(timeout: 30)
+        let result = try await long.finish(timeout: 30)
         let summary = result.split(separator: "\n").last.map(String.init) ?? ""
         let parsed = try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any] ?? [:]
         let answers = parsed["answers"] as? [String: Int] ?? [:]
@@ -173,53 +162,52 @@ final class ControlEndToEndTests {
         #expect(answers.keys.sorted() == [kept] && (answers[kept] ?? 0) > 50, "it stayed on \(kept) throughout: \(summary)")
 
         // Reads: stats and flows from the workers; a refused change exits 1 with the daemon's reason.
-        let stats = try ctl(["stats", "--json"])
+        let stats = try await ctl(["stats", "--json"])
         #expect(stats.status == 0 && stats.output.contains("\"workers_answered\": 2"), "\(stats)")
         #expect(stats.output.contains("\"address\": \"\(keptAddress)\", \"packets\": "), "\(stats.output)")
         // The Prometheus endpoint, on the balancer namespace's loopback.
-        let scrape = try lab.exec(net.balancer, [Services.python, "-c",
+        let scrape = try await lab.exec(net.balancer, [Services.python, "-c",
             "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9469/metrics', timeout=5).read().decode())"])
         #expect(scrape.contains("dromos_backend_packets_total{service=\"web\",backend=\"\(keptAddress)\"}"), "\(scrape.prefix(2_000))")
         #expect(scrape.contains("dromos_workers_answered 2.0") && scrape.contains("dromos_ring_drops_total "), "\(scrape.prefix(2_000))")
         #expect(!scrape.contains("backend=\"\(otherAddress)\""), "the removed backend's series are gone")
-        let flows = try ctl(["flows", "web", "--limit", "5"])
-        #expect(flows.status == 0 && flows.output.contains("SRC") && flows.output.contains(DaemonEndToEndTests.vip), "\(flows)")
-        let bad = try ctl(["backend", "remove", "web", "198.18.0.99"])
+        let flows = try await ctl(["flows", "web", "--limit", "5"])
+        #expect(flows.status == 0 && flows.output.contains("SRC") && flows.output.contains(Self.vip), "\(flows)")
+        let bad = try await ctl(["backend", "remove", "web", "198.18.0.99"])
         #expect(bad.status == 1 && bad.errors.contains("service \"web\" has no backend 198.18.0.99"), "\(bad)")
-        let unreachable = try RunningCommand([DaemonEndToEndTests.dromos, "ctl", "status", "--socket", directory.appendingPathComponent("none.sock").path])
-        unreachable.process.waitUntilExit()
-        #expect(unreachable.process.terminationStatus == 1)
+        let unreachable = try await LabCommand.outcome([Self.dromos, "ctl", "status", "--socket", directory.appendingPathComponent("none.sock").path])
+        #expect(unreachable.status == 1)
 
         // A service added at run time widens the drop rule to its VIP; removing it narrows it again.
-        let add = try ctl(["service", "add", "api", "--vip", "203.0.113.20", "--port", "8080", "--scheduler", "rr",
-                           "--backend", "\(keptAddress),mac=\(DaemonEndToEndTests.backendMACs[kept == "s1" ? 0 : 1]),weight=2"])
+        let add = try await ctl(["service", "add", "api", "--vip", "203.0.113.20", "--port", "8080", "--scheduler", "rr",
+                           "--backend", "\(keptAddress),mac=\(Self.backendMACs[kept == "s1" ? 0 : 1]),weight=2"])
         #expect(add.status == 0, "\(add)")
-        #expect(try lab.exec(net.balancer, ["nft", "list", "table", "netdev", "dromos"]).contains("203.0.113.20"))
-        #expect(try ctl(["services"]).output.contains("api   203.0.113.20"), "the services table lists it")
-        #expect(try ctl(["service", "remove", "api"]).status == 0)
-        #expect(!(try lab.exec(net.balancer, ["nft", "list", "table", "netdev", "dromos"]).contains("203.0.113.20")))
+        #expect(try await lab.exec(net.balancer, ["nft", "list", "table", "netdev", "dromos"]).contains("203.0.113.20"))
+        await #expect(try ctl(["services"]).output.contains("api   203.0.113.20"), "the services table lists it")
+        await #expect(try ctl(["service", "remove", "api"]).status == 0)
+        #expect(!(try await lab.exec(net.balancer, ["nft", "list", "table", "netdev", "dromos"]).contains("203.0.113.20")))
 
-        let log = stopDaemon(daemon)
+        let log = await stopDaemon(daemon)
         #expect(log.contains("control: backend drain web \(keptAddress) accepted: table generation 2"), "\(log)")
         #expect(!FileManager.default.fileExists(atPath: socket), "the socket file is removed at stop")
 
         // Restart: the pool is what ctl left, not what the config file says.
-        daemon = try startDaemon(net, config: config)
+        daemon = try await startDaemon(net, config: config)
         let restarted = (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? ""
         #expect(restarted.contains("restored the running pool"), "\(restarted)")
-        let after = try base.connections(net.client, count: 20)
+        let after = try await connections(net.client, count: 20)
         #expect(after.failures.isEmpty && after.answers == [kept: 20], "\(after)")
         // Adding the other backend back, then `reload`: the config file's pool again, both backends.
-        let readd = try ctl(["backend", "add", "web", otherAddress, "--weight", "2",
-                             "--mac", DaemonEndToEndTests.backendMACs[kept == "s1" ? 1 : 0]])
+        let readd = try await ctl(["backend", "add", "web", otherAddress, "--weight", "2",
+                             "--mac", Self.backendMACs[kept == "s1" ? 1 : 0]])
         #expect(readd.status == 0, "\(readd)")
-        #expect(try ctl(["backends", "web", "--json"]).output.contains("\"address\": \"\(otherAddress)\", \"weight\": 2"))
-        let reload = try ctl(["reload"])
+        await #expect(try ctl(["backends", "web", "--json"]).output.contains("\"address\": \"\(otherAddress)\", \"weight\": 2"))
+        let reload = try await ctl(["reload"])
         #expect(reload.status == 0, "\(reload)")
-        #expect(try ctl(["backends", "web", "--json"]).output.contains("\"address\": \"\(otherAddress)\", \"weight\": 1"))
-        let reloaded = try base.connections(net.client, count: 20)
+        await #expect(try ctl(["backends", "web", "--json"]).output.contains("\"address\": \"\(otherAddress)\", \"weight\": 1"))
+        let reloaded = try await connections(net.client, count: 20)
         #expect(reloaded.failures.isEmpty && reloaded.answers.count == 2, "\(reloaded)")
-        _ = stopDaemon(daemon)
+        _ = await stopDaemon(daemon)
         print("control end-to-end: drained \(kept), long connection \(answers), \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 
@@ -250,26 +238,26 @@ final class ControlEndToEndTests {
     print(json.dumps(results))
     """
 
-    @Test func removingABackendUnderTrafficSendsItNoNewConnection() throws {
-        let net = try base.topology()
+    @Test func removingABackendUnderTrafficSendsItNoNewConnection() async throws {
+        let net = try await topology()
         let config = try writeConfig()
-        let servers = try net.backends.enumerated().map { index, backend in
-            try lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
+            try await lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
         }
-        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
-        let daemon = try startDaemon(net, config: config)
-        defer { if daemon.isRunning { daemon.process.terminate(); base.waitForExit(daemon) } }
-        usleep(300_000)
+        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
+        let daemon = try await startDaemon(net, config: config)
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try await Task.sleep(for: .milliseconds(300))
 
-        let traffic = try lab.start(net.client, [Services.python, "-c", Self.timedConnections, DaemonEndToEndTests.vip, "80", "200"])
-        usleep(1_500_000)
-        let remove = try ctl(["backend", "remove", "web", "198.18.0.12"])
+        let traffic = try await lab.start(net.client, [Services.python, "-c", Self.timedConnections, Self.vip, "80", "200"])
+        try await Task.sleep(for: .milliseconds(1500))
+        let remove = try await ctl(["backend", "remove", "web", "198.18.0.12"])
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         // An upper bound for the moment ok was sent; workers adopt within one idle poll (10 ms) of it.
         let answered = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
         #expect(remove.status == 0, "\(remove)")
-        let output = try traffic.finish(timeout: 60)
+        let output = try await traffic.finish(timeout: 60)
         let results = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[Any]] ?? []
         let stamped = results.compactMap { row -> (start: Double, answer: String)? in
             guard row.count == 2, let start = row[0] as? Double, let answer = row[1] as? String else { return nil }
@@ -283,7 +271,7 @@ final class ControlEndToEndTests {
                 "every connection started after the ok went to s1: \(after.filter { $0.answer != "s1" })")
         let failures = stamped.filter { $0.answer.hasPrefix("error") }
         #expect(failures.allSatisfy { $0.start <= answered + 0.05 }, "only connections in flight at the removal may fail")
-        _ = stopDaemon(daemon)
+        _ = await stopDaemon(daemon)
         print("remove under traffic: \(before.count) connections before, \(after.count) after (all s1), \(failures.count) failed in flight")
     }
 }

@@ -1,3 +1,4 @@
+import DromosLab
 import Foundation
 import Glibc
 
@@ -26,6 +27,19 @@ struct Topology {
     var balancerPeer: String
 }
 
+enum VIPRoute {
+    case viaBalancer
+    case onLink
+}
+
+/// How the backends hold the VIP: on lo with ARP suppressed by hand, by `dromos backend setup` (its
+/// state files in the directory), or on lo with the kernel's default ARP behaviour (every backend answers).
+enum BackendVIP: Equatable {
+    case byHand
+    case dromosSetup(stateDirectory: URL)
+    case kernelDefaults
+}
+
 /// One backend line of a generated config: which lab backend, with which weight (nil: the default).
 struct LabBackend {
     var index: Int
@@ -49,44 +63,69 @@ extension DaemonLabTest {
     /// bridge get the tag pushed, frames from the balancer pass only with that tag and lose it. The
     /// balancer's own stack cannot answer ARP on a tagged link, so the client gets a static neighbour
     /// entry for it; the client sends finished checksums (no offloads) because the relay cannot complete them.
-    func topology(ipv6: Bool = false, backendCount: Int = 2, vlan: Int? = nil) throws -> Topology {
-        let bridge = try lab.namespace("br")
-        try lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
-        try lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
-        let client = try lab.namespace("cl", ipv6: ipv6)
-        let balancer = try lab.namespace("lb", ipv6: ipv6)
-        let backends = try (0..<backendCount).map { try lab.namespace("s\($0 + 1)", ipv6: ipv6) }
-        func attach(_ namespace: String, _ inside: String, _ port: String, mac: String?, address: String) throws {
-            try lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
-            try lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
-            try lab.exec(namespace, ["ip", "addr", "add", address, "dev", inside])
+    ///
+    /// `route`: how the client reaches the VIP (via the balancer's address, or on-link: then it asks the
+    /// wire who has it). `backendVIP`: how the backends hold it. `shortNeighborTimers`: the balancer's
+    /// neighbor entries go stale after ~1 s and are re-probed after 1 s, so a changed MAC shows in seconds.
+    func topology(ipv6: Bool = false, backendCount: Int = 2, vlan: Int? = nil, route: VIPRoute = .viaBalancer,
+                  backendVIP: BackendVIP = .byHand, shortNeighborTimers: Bool = false) async throws -> Topology {
+        let bridge = try await lab.namespace("br")
+        try await lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
+        try await lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
+        let client = try await lab.namespace("cl", ipv6: ipv6)
+        let balancer = try await lab.namespace("lb", ipv6: ipv6)
+        var backends: [String] = []
+        for index in 0..<backendCount { backends.append(try await lab.namespace("s\(index + 1)", ipv6: ipv6)) }
+        func attach(_ namespace: String, _ inside: String, _ port: String, mac: String?, address: String) async throws {
+            try await lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
+            try await lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
+            try await lab.exec(namespace, ["ip", "addr", "add", address, "dev", inside])
             if ipv6 {
                 // 198.18.0.x/24 → 2001:db8:18::x/64, without duplicate address detection's delay.
                 let host = address.split(separator: "/")[0].split(separator: ".")[3]
-                try lab.exec(namespace, ["ip", "-6", "addr", "add", "2001:db8:18::\(host)/64", "dev", inside, "nodad"])
+                try await lab.exec(namespace, ["ip", "-6", "addr", "add", "2001:db8:18::\(host)/64", "dev", inside, "nodad"])
             }
         }
-        try attach(client, "c0", "pcl", mac: nil, address: "198.18.0.1/24")
+        try await attach(client, "c0", "pcl", mac: nil, address: "198.18.0.1/24")
         if vlan == nil {
-            try attach(balancer, "lb0", "plb", mac: Self.balancerMAC, address: "\(DaemonLabAddresses.balancerAddress)/24")
+            try await attach(balancer, "lb0", "plb", mac: Self.balancerMAC, address: "\(DaemonLabAddresses.balancerAddress)/24")
         } else {
-            try lab.veth("tu", in: bridge, "plb", in: bridge)
-            try lab.exec(bridge, ["ip", "link", "set", "plb", "master", "br0"])
-            try lab.veth("lb0", in: balancer, "tr", in: bridge, firstMAC: Self.balancerMAC)
-            try lab.exec(balancer, ["ip", "addr", "add", "\(DaemonLabAddresses.balancerAddress)/24", "dev", "lb0"])
-            try lab.exec(client, ["ip", "neigh", "replace", DaemonLabAddresses.balancerAddress, "lladdr", Self.balancerMAC,
-                                  "dev", "c0", "nud", "permanent"])
-            try lab.exec(client, ["ethtool", "-K", "c0", "tx", "off", "tso", "off", "gso", "off"])
+            try await lab.veth("tu", in: bridge, "plb", in: bridge)
+            try await lab.exec(bridge, ["ip", "link", "set", "plb", "master", "br0"])
+            try await lab.veth("lb0", in: balancer, "tr", in: bridge, firstMAC: Self.balancerMAC)
+            try await lab.exec(balancer, ["ip", "addr", "add", "\(DaemonLabAddresses.balancerAddress)/24", "dev", "lb0"])
+            try await lab.exec(client, ["ip", "neigh", "replace", DaemonLabAddresses.balancerAddress, "lladdr", Self.balancerMAC,
+                                        "dev", "c0", "nud", "permanent"])
+            try await lab.exec(client, ["ethtool", "-K", "c0", "tx", "off", "tso", "off", "gso", "off"])
+        }
+        if shortNeighborTimers {
+            try await lab.exec(balancer, ["sysctl", "-qw", "net.ipv4.neigh.lb0.base_reachable_time_ms=1000",
+                                          "net.ipv4.neigh.lb0.delay_first_probe_time=1"])
         }
         for (index, backend) in backends.enumerated() {
-            try attach(backend, "s0", "ps\(index + 1)", mac: Self.backendMACs[index], address: "\(DaemonLabAddresses.backendAddress(index))/24")
-            try lab.exec(backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
-            if ipv6 { try lab.exec(backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "lo"]) }
-            try lab.exec(backend, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
-                                   "net.ipv4.conf.s0.arp_ignore=1", "net.ipv4.conf.s0.arp_announce=2"])
+            try await attach(backend, "s0", "ps\(index + 1)", mac: Self.backendMACs[index], address: "\(DaemonLabAddresses.backendAddress(index))/24")
+            switch backendVIP {
+            case .dromosSetup(let stateDirectory):
+                let state = stateDirectory.appendingPathComponent("backend-setup-\(index).yaml").path
+                try await lab.exec(backend, [Self.dromos, "backend", "setup", "--vip", Self.vip, "--state", state]
+                                   + (ipv6 ? ["--vip", Self.vip6] : []))
+            case .byHand, .kernelDefaults:
+                try await lab.exec(backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
+                if ipv6 { try await lab.exec(backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "lo"]) }
+            }
+            if backendVIP == .byHand {
+                try await lab.exec(backend, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
+                                             "net.ipv4.conf.s0.arp_ignore=1", "net.ipv4.conf.s0.arp_announce=2"])
+            }
         }
-        try lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", DaemonLabAddresses.balancerAddress])
-        if ipv6 { try lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "via", "2001:db8:18::2"]) }
+        switch route {
+        case .viaBalancer:
+            try await lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", DaemonLabAddresses.balancerAddress])
+            if ipv6 { try await lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "via", "2001:db8:18::2"]) }
+        case .onLink:
+            try await lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "dev", "c0"])
+            if ipv6 { try await lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "dev", "c0"]) }
+        }
         return Topology(bridge: bridge, client: client, balancer: balancer, backends: backends,
                         balancerPeer: vlan == nil ? "plb" : "tr")
     }
@@ -95,10 +134,10 @@ extension DaemonLabTest {
     /// checksums — GRO/LRO on lb0 itself (the daemon refuses to start otherwise) and segmentation and
     /// checksum offload on its peer, so the kernel segments and checksums the client's frames before
     /// they enter lb0, as a real NIC would deliver them.
-    func prepare(_ net: Topology, for io: String) throws {
+    func prepare(_ net: Topology, for io: String) async throws {
         guard io == "pcap" else { return }
-        try lab.exec(net.balancer, ["ethtool", "-K", "lb0", "gro", "off", "lro", "off"])
-        try lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
+        try await lab.exec(net.balancer, ["ethtool", "-K", "lb0", "gro", "off", "lro", "off"])
+        try await lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
     }
 
     static func temporaryFile(_ suffix: String) -> URL {
@@ -137,67 +176,54 @@ extension DaemonLabTest {
         return url
     }
 
-    /// Foundation's `waitUntilExit` can hang off the main run loop; poll instead (bounded).
+    /// Waits (bounded) for the command to end by itself.
     @discardableResult
-    func waitForExit(_ command: RunningCommand, seconds: Double = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while command.isRunning && Date() < deadline { usleep(10_000) }
-        return !command.isRunning
+    func waitForExit(_ command: RunningCommand, seconds: Double = 20) async -> Bool {
+        await command.waitForExit(seconds: seconds)
     }
 
-    func log(of daemon: RunningCommand) -> String {
-        (try? String(contentsOf: daemon.errors, encoding: .utf8)) ?? ""
-    }
+    func log(of daemon: RunningCommand) -> String { daemon.standardError }
 
     /// Waits (bounded) until the daemon's log contains `text`.
-    func waitForLog(_ daemon: RunningCommand, _ text: String, seconds: Double = 20) -> Bool {
-        waitForText(text, in: daemon.errors, seconds: seconds)
+    func waitForLog(_ daemon: RunningCommand, _ text: String, seconds: Double = 20) async -> Bool {
+        await waitForText(text, in: daemon.errors, seconds: seconds)
     }
 
     /// Waits (bounded) until a command's output file contains `text` (e.g. tcpdump's "listening on").
-    func waitForText(_ text: String, in file: URL, seconds: Double = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(text) { return true }
-            usleep(20_000)
-        }
-        return false
+    func waitForText(_ text: String, in file: URL, seconds: Double = 10) async -> Bool {
+        await waitUntil(seconds: seconds) { ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(text) }
     }
 
     /// tcpdump on `interface` into `file`, returned once it captures. Immediate mode: otherwise libpcap
     /// hands tcpdump a ring block only when it is full or a second old, and a capture stopped sooner
     /// is empty.
-    func startCapture(in namespace: String, interface: String, to file: URL, filter: [String] = []) throws -> RunningCommand {
-        let tcpdump = try lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-w", file.path] + filter)
-        guard waitForText("listening on", in: tcpdump.errors) else {
+    func startCapture(in namespace: String, interface: String, to file: URL, filter: [String] = []) async throws -> RunningCommand {
+        let tcpdump = try await lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-w", file.path] + filter)
+        guard await waitForText("listening on", in: tcpdump.errors) else {
             throw LabError(description: "tcpdump on \(interface) did not start: \(log(of: tcpdump))")
         }
         return tcpdump
     }
 
-    func connections(_ client: String, count: Int, host: String = DaemonLabAddresses.vip) throws -> (answers: [String: Int], failures: [String]) {
-        let output = try lab.exec(client, Services.shortConnections(host: host, port: 80, count: count), timeout: 120)
+    func connections(_ client: String, count: Int, host: String = DaemonLabAddresses.vip) async throws -> (answers: [String: Int], failures: [String]) {
+        let output = try await lab.exec(client, Services.shortConnections(host: host, port: 80, count: count), timeout: 120)
         let result = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
         return (result["answers"] as? [String: Int] ?? [:], result["failures"] as? [String] ?? [])
     }
 
     /// Waits (bounded) until the daemon's log says it runs, or it exited.
-    func waitUntilRunning(_ daemon: RunningCommand, seconds: Double = 20) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            let log = log(of: daemon)
-            if log.contains("running:") { return }
-            if !daemon.isRunning { throw LabError(description: "dromos run exited early: \(log)") }
-            usleep(20_000)
-        }
-        throw LabError(description: "dromos run did not start within \(seconds) s")
+    func waitUntilRunning(_ daemon: RunningCommand, seconds: Double = 20) async throws {
+        let running = await waitUntil(seconds: seconds) { log(of: daemon).contains("running:") || !daemon.isRunning }
+        if log(of: daemon).contains("running:") { return }
+        if !daemon.isRunning { throw LabError(description: "dromos run exited early: \(log(of: daemon))") }
+        if !running { throw LabError(description: "dromos run did not start within \(seconds) s: \(log(of: daemon))") }
     }
 
     /// SIGTERM, then the daemon's whole log; the caller checks the exit.
-    func stop(_ daemon: RunningCommand) -> (exited: Bool, status: Int32, log: String) {
-        kill(daemon.process.processIdentifier, SIGTERM)
-        let exited = waitForExit(daemon)
-        return (exited, exited ? daemon.process.terminationStatus : -1, log(of: daemon))
+    func stop(_ daemon: RunningCommand) async -> (exited: Bool, status: Int32, log: String) {
+        daemon.signal(SIGTERM)
+        let exited = await waitForExit(daemon)
+        return (exited, daemon.terminationStatus ?? -1, log(of: daemon))
     }
 
     /// A count from the daemon's closing line ("workers stopped …: received 12, …, dropped 0, …"), nil
@@ -209,8 +235,8 @@ extension DaemonLabTest {
     }
 
     /// The lines tcpdump prints for `filter` in a capture file (link-level headers with `-e`).
-    func captured(_ capture: URL, _ filter: String, linkLevel: Bool = false) throws -> [Substring] {
-        try NetworkLab.run(["tcpdump", "-r", capture.path, "-n"] + (linkLevel ? ["-e"] : []) + [filter])
+    func captured(_ capture: URL, _ filter: String, linkLevel: Bool = false) async throws -> [Substring] {
+        try await NetworkLab.run(["tcpdump", "-r", capture.path, "-n"] + (linkLevel ? ["-e"] : []) + [filter])
             .split(separator: "\n")
     }
 }

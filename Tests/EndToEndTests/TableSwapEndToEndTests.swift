@@ -1,3 +1,4 @@
+import DromosLab
 import Foundation
 import Glibc
 import Testing
@@ -26,55 +27,55 @@ final class TableSwapEndToEndTests: DaemonLabTest {
     ]
 
     @Test(arguments: ["afpacket", "pcap"])
-    func swapsUnderTrafficBreakNothingOnSurvivingBackends(io: String) throws {
+    func swapsUnderTrafficBreakNothingOnSurvivingBackends(io: String) async throws {
         let started = Date()
-        let net = try topology(backendCount: 3)
-        try prepare(net, for: io)
+        let net = try await topology(backendCount: 3)
+        try await prepare(net, for: io)
         let config = try writeConfig(pool: Self.configs[2].pool, scheduler: "wrr")
         defer { try? FileManager.default.removeItem(at: config) }
-        let servers = try net.backends.enumerated().map { index, backend in
-            try lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
+            try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
         }
-        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
+        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
         let capture = Self.temporaryFile("pcap")
         defer { try? FileManager.default.removeItem(at: capture) }
         // SYNs only: which backend each connection was sent to, to tell a failure's cause.
-        let tcpdump = try startCapture(in: net.balancer, interface: "lb0", to: capture,
+        let tcpdump = try await startCapture(in: net.balancer, interface: "lb0", to: capture,
                                        filter: ["tcp[tcpflags] & tcp-syn != 0 and dst host \(Self.vip)"])
-        defer { if tcpdump.isRunning { tcpdump.process.terminate() } }
-        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
-        defer { if daemon.isRunning { daemon.process.terminate(); waitForExit(daemon) } }
-        try waitUntilRunning(daemon)
+        defer { if tcpdump.isRunning { tcpdump.terminate() } }
+        let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try await waitUntilRunning(daemon)
 
         // Both uploads start under the two-backend table, so they are established on survivors.
-        let uploads = try (0..<2).map { _ in
-            try lab.start(net.client, Services.pacedUpload(host: Self.vip, port: 80, size: Self.uploadBytes, seconds: Self.uploadSeconds))
+        let uploads = try await (0..<2).asyncMap { _ in
+            try await lab.start(net.client, Services.pacedUpload(host: Self.vip, port: 80, size: Self.uploadBytes, seconds: Self.uploadSeconds))
         }
-        defer { uploads.forEach { if $0.isRunning { $0.process.terminate() } } }
-        usleep(200_000)
+        defer { uploads.forEach { if $0.isRunning { $0.terminate() } } }
+        try await Task.sleep(for: .milliseconds(200))
         let shortBatch = Services.shortConnections(host: Self.vip, port: 80, count: Self.batchConnections)
-        var batches = [try lab.start(net.client, shortBatch)]
-        defer { batches.forEach { if $0.isRunning { $0.process.terminate() } } }
+        var batches = [try await lab.start(net.client, shortBatch)]
+        defer { batches.forEach { if $0.isRunning { $0.terminate() } } }
 
         var reloadsSeen = 0, swaps = 0
         while swaps < Self.minimumSwaps || (batches.last!.isRunning && swaps < Self.maximumSwaps) {
             if !batches.last!.isRunning && swaps < Self.minimumSwaps && batches.count < Self.maximumBatches {
-                batches.append(try lab.start(net.client, shortBatch))
+                batches.append(try await lab.start(net.client, shortBatch))
             }
             let swap = swaps
             swaps += 1
             let next = Self.configs[swap % Self.configs.count]
             try writeConfig(to: config, pool: next.pool, scheduler: "wrr", ports: next.ports)
-            kill(daemon.process.processIdentifier, SIGHUP)
-            if waitForLog(daemon, "reloaded: table generation \(swap + 2),", seconds: 5) { reloadsSeen += 1 }
-            usleep(150_000)
+            daemon.signal(SIGHUP)
+            if await waitForLog(daemon, "reloaded: table generation \(swap + 2),", seconds: 5) { reloadsSeen += 1 }
+            try await Task.sleep(for: .milliseconds(150))
         }
         let swapsEnded = Date()
-        let shortOutputs = try batches.map { try $0.finish(timeout: 120) }
-        let uploadAnswers = try uploads.map { try $0.finish(timeout: 60) }
-        let stopped = stop(daemon)
-        tcpdump.process.terminate()
-        waitForExit(tcpdump)
+        let shortOutputs = try await batches.asyncMap { try await $0.finish(timeout: 120) }
+        let uploadAnswers = try await uploads.asyncMap { try await $0.finish(timeout: 60) }
+        let stopped = await stop(daemon)
+        tcpdump.terminate()
+        await waitForExit(tcpdump)
 
         // Every reload was taken, in order, none rejected; the workers dropped nothing.
         #expect(reloadsSeen == swaps, "reloads confirmed in the log: \(reloadsSeen) of \(swaps)")
@@ -103,7 +104,7 @@ final class TableSwapEndToEndTests: DaemonLabTest {
             shortSeconds += result["seconds"] as? Double ?? 0
         }
         let shortConnections = batches.count * Self.batchConnections
-        let toS3 = try captured(capture, "ether src \(Self.balancerMAC) and ether dst \(Self.backendMACs[2])", linkLevel: true)
+        let toS3 = try await captured(capture, "ether src \(Self.balancerMAC) and ether dst \(Self.backendMACs[2])", linkLevel: true)
         let portsToS3 = Set(toS3.compactMap { line in
             line.split(separator: " ").first { $0.hasPrefix("198.18.0.1.") }.flatMap { Int($0.split(separator: ".").last ?? "") }
         })

@@ -1,3 +1,4 @@
+import DromosLab
 import Foundation
 import Glibc
 import Testing
@@ -13,46 +14,46 @@ final class VLANEndToEndTests: DaemonLabTest {
     static let vlan = 100
 
     @Test(arguments: ["afpacket", "pcap"])
-    func taggedFramesAreForwardedTaggedAndEveryConnectionSucceeds(io: String) throws {
+    func taggedFramesAreForwardedTaggedAndEveryConnectionSucceeds(io: String) async throws {
         let started = Date()
-        let net = try topology(vlan: Self.vlan)
-        try prepare(net, for: io)
-        let relay = try lab.start(net.bridge, Services.vlanRelay(access: "tu", trunk: "tr", vlan: Self.vlan))
-        defer { if relay.isRunning { relay.process.terminate() } }
+        let net = try await topology(vlan: Self.vlan)
+        try await prepare(net, for: io)
+        let relay = try await lab.start(net.bridge, Services.vlanRelay(access: "tu", trunk: "tr", vlan: Self.vlan))
+        defer { if relay.isRunning { relay.terminate() } }
         let config = try writeConfig()
         defer { try? FileManager.default.removeItem(at: config) }
-        let servers = try net.backends.enumerated().map { index, backend in
-            try lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
+            try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
         }
-        defer { servers.forEach { if $0.isRunning { $0.process.terminate() } } }
+        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
         let capture = Self.temporaryFile("pcap")
         defer { try? FileManager.default.removeItem(at: capture) }
         // No capture filter: libpcap puts the stripped tag back into the saved frames, and the filters
         // below then read the tag from the frame itself.
-        let tcpdump = try startCapture(in: net.balancer, interface: "lb0", to: capture)
-        #expect(waitForText("relaying", in: relay.output), "the VLAN relay did not start: \(log(of: relay))")
-        let daemon = try lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
-        defer { if daemon.isRunning { daemon.process.terminate(); waitForExit(daemon) } }
-        try waitUntilRunning(daemon)
+        let tcpdump = try await startCapture(in: net.balancer, interface: "lb0", to: capture)
+        #expect(await waitForText("relaying", in: relay.output), "the VLAN relay did not start: \(log(of: relay))")
+        let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try await waitUntilRunning(daemon)
 
-        let result = try connections(net.client, count: 100)
+        let result = try await connections(net.client, count: 100)
         #expect(result.failures.isEmpty, "\(result.failures.prefix(5))")
         #expect(result.answers.values.reduce(0, +) == 100, "\(result.answers)")
         #expect((result.answers["s1"] ?? 0) > 0 && (result.answers["s2"] ?? 0) > 0, "\(result.answers)")
 
-        kill(relay.process.processIdentifier, SIGTERM)
-        let relayed = try relay.finish(timeout: 10)
-        let stopped = stop(daemon)
+        relay.signal(SIGTERM)
+        let relayed = try await relay.finish(timeout: 10)
+        let stopped = await stop(daemon)
         #expect(stopped.exited && stopped.status == 0, "\(stopped.log)")
-        tcpdump.process.terminate()
-        waitForExit(tcpdump)
+        tcpdump.terminate()
+        await waitForExit(tcpdump)
 
         let vlan = "vlan \(Self.vlan) and tcp and dst host \(Self.vip)"
-        let arriving = try captured(capture, "ether dst \(Self.balancerMAC) and \(vlan)", linkLevel: true)
+        let arriving = try await captured(capture, "ether dst \(Self.balancerMAC) and \(vlan)", linkLevel: true)
         let backendMACs = Self.backendMACs.prefix(2).map { "ether dst \($0)" }.joined(separator: " or ")
-        let leaving = try captured(capture, "ether src \(Self.balancerMAC) and (\(backendMACs)) and \(vlan)", linkLevel: true)
-        let untagged = try captured(capture, "not vlan and dst host \(Self.vip)")
-        let fromVIP = try captured(capture, "src host \(Self.vip)") + captured(capture, "vlan and src host \(Self.vip)")
+        let leaving = try await captured(capture, "ether src \(Self.balancerMAC) and (\(backendMACs)) and \(vlan)", linkLevel: true)
+        let untagged = try await captured(capture, "not vlan and dst host \(Self.vip)")
+        let fromVIP = try await captured(capture, "src host \(Self.vip)") + (try await captured(capture, "vlan and src host \(Self.vip)"))
         print("VLAN: arriving \(arriving.first ?? "none")\nVLAN: leaving  \(leaving.first ?? "none")")
         #expect(arriving.count >= 100 * 3, "tagged client→VIP frames to the balancer: \(arriving.count)")
         #expect(leaving.count == arriving.count, "tagged client→VIP frames from the balancer to a backend: \(leaving.count)")

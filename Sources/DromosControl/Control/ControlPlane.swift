@@ -88,12 +88,22 @@ public final class ControlPlane: Sendable {
 
     public var vips: [IPAddress] { owned.withLock { $0.vips } }
 
-    /// Applies one change; returns the new generation, or why nothing changed.
+    /// How long a change waits for every worker to adopt its table before it is answered anyway (and
+    /// the lag logged): a worker adopts at its next batch boundary, within one idle wait (10 ms).
+    static let adoptionTimeoutMilliseconds = 1_000
+
+    /// Applies one change; returns the new generation, or why nothing changed. Returns once every
+    /// worker decides with the new table, so that an answered change holds for every frame after it
+    /// (a removed or drained backend gets no new flow started after the answer).
     @discardableResult
     public func apply(_ change: PoolChange) throws(ControlError) -> UInt32 {
         do {
             let generation = try owned.withLock { (owned: inout Owned) throws(ControlError) -> UInt32 in
                 try commit(change, &owned)
+            }
+            if !publisher.waitUntilAdopted(timeoutMilliseconds: Self.adoptionTimeoutMilliseconds) {
+                log("table generation \(generation): not every worker had adopted it after "
+                    + "\(Self.adoptionTimeoutMilliseconds) ms (a stuck or starved worker thread?)")
             }
             return generation
         } catch {

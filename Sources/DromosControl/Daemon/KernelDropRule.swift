@@ -70,49 +70,19 @@ public struct KernelDropRule: Sendable {
         return (try? run([nft, "list", "table", "netdev", tableName])) != nil
     }
 
-    /// Runs a command (no shell), feeding `input` on stdin; throws with its stderr when it fails.
+    /// Runs nft (no shell), feeding `input` on stdin; throws with its output when it fails.
     @discardableResult
     static func run(_ arguments: [String], input: String = "") throws(Failure) -> String {
-        var stdinPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
-        guard pipe(&stdinPipe) == 0, pipe(&outPipe) == 0 else { throw Failure(description: "pipe failed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 2)
-        posix_spawn_file_actions_addclose(&actions, stdinPipe[1])
-        posix_spawn_file_actions_addclose(&actions, outPipe[0])
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
-        close(stdinPipe[0])
-        close(outPipe[1])
-        guard spawned == 0 else {
-            close(stdinPipe[1])
-            close(outPipe[0])
-            throw Failure(description: "\(arguments[0]): \(String(cString: strerror(spawned)))")
+        do {
+            let result = try HostCommand.runBlocking(arguments, input: input, timeoutSeconds: 30)
+            guard result.status == 0 else {
+                throw Failure(description: "\(arguments.joined(separator: " ")) failed: \(result.output)")
+            }
+            return result.output
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(description: "\(arguments[0]): \(error)")
         }
-        var bytes = Array(input.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(stdinPipe[1], $0.baseAddress, $0.count) }
-        close(stdinPipe[1])
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(outPipe[0], $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            output += chunk[0..<count]
-        }
-        close(outPipe[0])
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        let text = String(decoding: output, as: UTF8.self)
-        // WIFEXITED && WEXITSTATUS == 0
-        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-            throw Failure(description: "\(arguments.joined(separator: " ")) failed: \(text)")
-        }
-        return text
     }
 }

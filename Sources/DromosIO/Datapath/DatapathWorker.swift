@@ -89,12 +89,15 @@ public func monotonicMilliseconds() -> UInt64 {
 public struct TableFollower {
     public let publisher: TablePublisher
     public private(set) var seenGeneration: UInt64
+    /// Tells the publisher (and through it the control plane) which generation this follower adopted.
+    let mark: AdoptionMark
 
     public init(publisher: TablePublisher, balancer: BalancerWorker) {
         self.publisher = publisher
         let snapshot = publisher.snapshot()
         seenGeneration = snapshot.generation
         balancer.adopt(snapshot.table)
+        mark = publisher.register(adopted: snapshot.generation)
     }
 
     /// One atomic load; adopts the current table when a new one was published. True if it adopted.
@@ -103,6 +106,7 @@ public struct TableFollower {
         let snapshot = publisher.snapshot()
         seenGeneration = snapshot.generation
         balancer.adopt(snapshot.table)
+        mark.store(snapshot.generation)
         return true
     }
 }

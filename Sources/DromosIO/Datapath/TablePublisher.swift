@@ -1,4 +1,5 @@
 public import DromosBalancer
+import Glibc
 import Synchronization
 
 /// Hands complete `ForwardingTable`s from the control plane to the datapath workers.
@@ -19,9 +20,15 @@ import Synchronization
 ///    references it, and is freed by whoever drops the last reference — a worker does that only at
 ///    its batch boundary, when it no longer reads the old view. So no table is freed mid-batch.
 /// The mutex is taken once per publication per worker (rare), never per frame or per batch.
+///
+/// A change is not done when it is published but when every worker has adopted it: a worker in its
+/// idle wait, or not scheduled on a loaded host, decides the frames of its current batch with the old
+/// table. Each follower marks the generation it adopted; `waitUntilAdopted` is how the control plane
+/// knows that no frame it receives from then on meets an older table.
 public final class TablePublisher: Sendable {
     private let current: Mutex<ForwardingTable>
     private let generationCounter: Atomic<UInt64>
+    private let marks = Mutex<[WeakAdoptionMark]>([])
 
     public init(_ table: ForwardingTable) {
         current = Mutex(table)
@@ -43,4 +50,41 @@ public final class TablePublisher: Sendable {
         let table = current.withLock { $0 }
         return (table, generation)
     }
+
+    /// A follower's mark, listed for `waitUntilAdopted` as long as the follower keeps it.
+    func register(adopted generation: UInt64) -> AdoptionMark {
+        let mark = AdoptionMark(generation)
+        marks.withLock { marks in
+            marks.removeAll { $0.mark == nil }
+            marks.append(WeakAdoptionMark(mark: mark))
+        }
+        return mark
+    }
+
+    /// Waits until every live follower adopted the current generation (polling every 0.2 ms, workers
+    /// adopt at their next batch boundary: within one idle wait); false when `timeoutMilliseconds` passed first.
+    public func waitUntilAdopted(timeoutMilliseconds: Int) -> Bool {
+        let target = generation
+        let deadline = monotonicMilliseconds() &+ UInt64(max(timeoutMilliseconds, 0))
+        while true {
+            let lagging = marks.withLock { marks in
+                marks.contains { ($0.mark?.generation ?? .max) < target }
+            }
+            if !lagging { return true }
+            if monotonicMilliseconds() >= deadline { return false }
+            usleep(200)
+        }
+    }
+}
+
+/// The generation one follower adopted last: stored by its thread once per adoption, read by the control plane.
+final class AdoptionMark: Sendable {
+    private let adopted: Atomic<UInt64>
+    init(_ generation: UInt64) { adopted = Atomic(generation) }
+    var generation: UInt64 { adopted.load(ordering: .acquiring) }
+    func store(_ generation: UInt64) { adopted.store(generation, ordering: .releasing) }
+}
+
+struct WeakAdoptionMark: Sendable {
+    weak var mark: AdoptionMark?
 }

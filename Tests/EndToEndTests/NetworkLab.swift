@@ -1,1 +1,0 @@
-../DromosIOTests/NetworkLab.swift
