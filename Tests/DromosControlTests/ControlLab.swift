@@ -1,6 +1,7 @@
 import DromosBalancer
 import DromosControl
 import DromosIO
+import DromosLab
 import DromosWire
 import Foundation
 import Glibc
@@ -10,8 +11,8 @@ import Synchronization
 /// `TablePublisher`, `BalancerWorker`, mailbox and Unix socket — with frames handed to the worker
 /// directly instead of through an AF_PACKET ring, so it runs without namespaces.
 final class ControlLab: @unchecked Sendable {
-    static let vip = "203.0.113.10"
-    static let backendMACs = ["02:00:00:00:01:11", "02:00:00:00:01:12", "02:00:00:00:01:13"]
+    static let vip = LabAddresses.vip
+    static let backendMACs = LabAddresses.backendMACs
 
     let directory: URL
     var configPath: String { directory.appendingPathComponent("dromos.yaml").path }

@@ -72,7 +72,7 @@ public final class RunningCommand: Sendable {
 
     /// Waits (bounded) for the command to end by itself; true when it did.
     @discardableResult
-    public func waitForExit(seconds: Double = 20) async -> Bool {
+    public func waitForExit(seconds: Double = 60) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
         while isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
@@ -92,7 +92,7 @@ public final class RunningCommand: Sendable {
     /// Waits for the end (bounded: then the group is stopped and this throws), then returns stdout or
     /// throws with stderr when the exit was not 0.
     @discardableResult
-    public func finish(timeout: Double = 30) async throws -> String {
+    public func finish(timeout: Double = 60) async throws -> String {
         guard await waitForExit(seconds: timeout) else {
             await stop(grace: 2)
             throw LabError(description: "\(arguments.joined(separator: " ")) did not finish within \(timeout) s")

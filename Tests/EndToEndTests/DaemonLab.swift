@@ -9,14 +9,7 @@ protocol DaemonLabTest {
     var lab: NetworkLab { get }
 }
 
-enum DaemonLabAddresses {
-    static let vip = "203.0.113.10"
-    static let vip6 = "2001:db8:cafe::10"
-    static let balancerMAC = "02:00:00:00:00:02"
-    static let balancerAddress = "198.18.0.2"
-    static let backendMACs = ["02:00:00:00:01:11", "02:00:00:00:01:12", "02:00:00:00:01:13"]
-    static func backendAddress(_ index: Int) -> String { "198.18.0.\(11 + index)" }
-}
+typealias DaemonLabAddresses = LabAddresses
 
 struct Topology {
     var bridge: String
@@ -178,19 +171,19 @@ extension DaemonLabTest {
 
     /// Waits (bounded) for the command to end by itself.
     @discardableResult
-    func waitForExit(_ command: RunningCommand, seconds: Double = 20) async -> Bool {
+    func waitForExit(_ command: RunningCommand, seconds: Double = 60) async -> Bool {
         await command.waitForExit(seconds: seconds)
     }
 
     func log(of daemon: RunningCommand) -> String { daemon.standardError }
 
-    /// Waits (bounded) until the daemon's log contains `text`.
-    func waitForLog(_ daemon: RunningCommand, _ text: String, seconds: Double = 20) async -> Bool {
+    /// Waits (bounded, generously: a loaded machine is slow, not wrong) until the daemon's log contains `text`.
+    func waitForLog(_ daemon: RunningCommand, _ text: String, seconds: Double = 60) async -> Bool {
         await waitForText(text, in: daemon.errors, seconds: seconds)
     }
 
     /// Waits (bounded) until a command's output file contains `text` (e.g. tcpdump's "listening on").
-    func waitForText(_ text: String, in file: URL, seconds: Double = 10) async -> Bool {
+    func waitForText(_ text: String, in file: URL, seconds: Double = 60) async -> Bool {
         await waitUntil(seconds: seconds) { ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(text) }
     }
 
@@ -211,8 +204,10 @@ extension DaemonLabTest {
         return (result["answers"] as? [String: Int] ?? [:], result["failures"] as? [String] ?? [])
     }
 
-    /// Waits (bounded) until the daemon's log says it runs, or it exited.
-    func waitUntilRunning(_ daemon: RunningCommand, seconds: Double = 20) async throws {
+    /// Waits (bounded) until the daemon's log says it runs, or it exited. Generous: opening a worker's
+    /// AF_PACKET rings (two 65 MiB rings of 64 KiB slots) took 6 s on an idle two-core machine and over
+    /// 20 s while three daemons started at once.
+    func waitUntilRunning(_ daemon: RunningCommand, seconds: Double = 180) async throws {
         let running = await waitUntil(seconds: seconds) { log(of: daemon).contains("running:") || !daemon.isRunning }
         if log(of: daemon).contains("running:") { return }
         if !daemon.isRunning { throw LabError(description: "dromos run exited early: \(log(of: daemon))") }

@@ -67,7 +67,7 @@ final class TableSwapEndToEndTests: DaemonLabTest {
             let next = Self.configs[swap % Self.configs.count]
             try writeConfig(to: config, pool: next.pool, scheduler: "wrr", ports: next.ports)
             daemon.signal(SIGHUP)
-            if await waitForLog(daemon, "reloaded: table generation \(swap + 2),", seconds: 5) { reloadsSeen += 1 }
+            if await waitForLog(daemon, "reloaded: table generation \(swap + 2),") { reloadsSeen += 1 }
             try await Task.sleep(for: .milliseconds(150))
         }
         let swapsEnded = Date()
