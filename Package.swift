@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "dromos", targets: ["dromos"]),
         .library(name: "DromosWire", targets: ["DromosWire"]),
         .library(name: "DromosBalancer", targets: ["DromosBalancer"]),
+        .library(name: "DromosIO", targets: ["DromosIO"]),
+        .library(name: "DromosDatapath", targets: ["DromosDatapath"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,24 +31,52 @@ let package = Package(
         ),
         // Headers of the kernel's AF_PACKET ABI, plus one-liners Swift cannot express (see the header).
         .target(name: "CLinuxPacket"),
+        .target(name: "DromosSystem", dependencies: ["CLinuxPacket"], swiftSettings: strict),
         .target(name: "DromosWire", swiftSettings: strict),
         .target(name: "DromosBalancer", dependencies: ["DromosWire"], swiftSettings: strict),
-        .target(name: "DromosIO", dependencies: ["DromosWire", "DromosBalancer", "CPcap", "CLinuxPacket"], swiftSettings: strict),
+        .target(name: "DromosIO", dependencies: ["DromosSystem", "DromosWire", "CPcap", "CLinuxPacket"], swiftSettings: strict),
+        .target(name: "DromosDatapath", dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", "DromosIO"], swiftSettings: strict),
         .target(
-            name: "DromosControl",
+            name: "DromosConfig",
+            dependencies: ["DromosWire", "DromosBalancer", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosHost",
             dependencies: [
-                "DromosWire", "DromosBalancer", "DromosIO",
-                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosConfig", "DromosIO", "CLinuxPacket",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosControlPlane",
+            dependencies: [
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosDatapath", "DromosConfig", "DromosHost",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosDaemon",
+            dependencies: [
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
+                "DromosControlPlane", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosOffline",
+            dependencies: ["DromosWire", "DromosBalancer", "DromosIO", "DromosConfig"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "dromos",
             dependencies: [
-                "DromosControl",
-                "DromosIO",
+                "DromosSystem", "DromosWire", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost", "DromosControlPlane",
+                "DromosDaemon", "DromosOffline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -72,12 +102,18 @@ let package = Package(
         ),
         .testTarget(
             name: "DromosIOTests",
-            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket", "DromosLab"],
+            dependencies: [
+                "DromosSystem", "DromosIO", "DromosDatapath", "DromosBalancer", "DromosWire", "CAllocationCounter", "CLinuxPacket",
+                "DromosLab",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DromosControlTests",
-            dependencies: ["DromosControl", "DromosIO", "DromosLab", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
+                "DromosControlPlane", "DromosDaemon", "DromosOffline", "DromosLab", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,5 +1,7 @@
 import CLinuxPacket
 import CPcap
+public import DromosSystem
+import DromosWire
 import Glibc
 
 /// A live port on one interface through libpcap (`--io pcap`): the portable fallback next to
