@@ -31,14 +31,18 @@ let package = Package(
         ),
         // Headers of the kernel's AF_PACKET ABI, plus one-liners Swift cannot express (see the header).
         .target(name: "CLinuxPacket"),
-        .target(name: "DromosSystem", dependencies: ["CLinuxPacket"], swiftSettings: strict),
+        .target(
+            name: "DromosSystem",
+            dependencies: ["CLinuxPacket", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
         .target(name: "DromosWire", swiftSettings: strict),
         .target(name: "DromosBalancer", dependencies: ["DromosWire"], swiftSettings: strict),
         .target(name: "DromosIO", dependencies: ["DromosSystem", "DromosWire", "CPcap", "CLinuxPacket"], swiftSettings: strict),
         .target(name: "DromosDatapath", dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", "DromosIO"], swiftSettings: strict),
         .target(
             name: "DromosConfig",
-            dependencies: ["DromosWire", "DromosBalancer", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .target(

@@ -1,34 +1,23 @@
-import DromosBalancer
-import DromosWire
-import Glibc
+import DromosSystem
 
 /// Reads the configuration file with the system's own words for what went wrong ("No such file or
 /// directory", "Permission denied"), which is what an operator searches for.
 public enum ConfigFile {
     public struct ReadError: Error {
         public var reason: String
+        /// The file is not there (a state file that was never written, say).
+        public var isMissing = false
     }
 
     public static func read(_ path: String) throws(ReadError) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ReadError(reason: "cannot be opened: \(systemError())") }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ReadError(reason: "cannot be read: \(systemError())")
-            }
-            if count == 0 { break }
-            bytes += chunk[0..<count]
+        let bytes: [UInt8]
+        do { bytes = try Files.read(path) } catch {
+            let step = error.operation == "open" ? "opened" : "read"
+            throw ReadError(reason: "cannot be \(step): \(error.reason)", isMissing: error.isMissing)
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ReadError(reason: "is not UTF-8 text")
         }
         return text
     }
-
-    private static func systemError() -> String { String(cString: strerror(errno)) }
 }

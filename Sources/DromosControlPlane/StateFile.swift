@@ -75,68 +75,19 @@ public struct StateFile: Sendable {
     public func load() throws(ControlError) -> SavedState? {
         let text: String
         do { text = try ConfigFile.read(path) } catch {
-            if errno == ENOENT { return nil }
+            if error.isMissing { return nil }
             throw ControlError("state file \(path) \(error.reason)")
         }
         do { return try decode(text) } catch { throw ControlError("state file \(path): \(error.message)") }
     }
 
     public func save(_ state: SavedState) throws(ControlError) {
-        let directory = Self.directory(of: path)
-        try Self.makeDirectories(directory)
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
-        var bytes = Array(encode(state).utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                let error = failure("cannot write \(temporary)")
-                close(descriptor)
-                unlink(temporary)
-                throw error
-            }
-            written += count
-        }
-        guard fsync(descriptor) == 0 else {
-            let error = failure("cannot fsync \(temporary)")
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        close(descriptor)
-        guard rename(temporary, path) == 0 else {
-            let error = failure("cannot rename \(temporary) to \(path)")
-            unlink(temporary)
-            throw error
-        }
-        // The rename is durable only once the directory entry is.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        do {
+            try Files.writeAtomically(Array(encode(state).utf8), to: path, mode: [.ownerReadWrite], directoryMode: [.ownerReadWriteExecute])
+        } catch {
+            throw ControlError(error.description)
         }
     }
 
-    private func failure(_ what: String) -> ControlError {
-        ControlError("\(what): \(String(cString: strerror(errno)))")
-    }
-
-    public static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
-    /// `mkdir -p` with mode 0700 for what it creates.
-    static func makeDirectories(_ directory: String) throws(ControlError) {
-        var prefix = directory.hasPrefix("/") ? "" : "."
-        for component in directory.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw ControlError("cannot create directory \(prefix): \(String(cString: strerror(errno)))")
-            }
-        }
-    }
+    public static func directory(of path: String) -> String { Files.directory(of: path) }
 }

@@ -98,15 +98,15 @@ extension Daemon {
     }
 
     /// The interface's own MAC, from the kernel's link table.
-    static func interfaceMAC(_ interface: String) throws(BackendSetupError) -> MACAddress {
-        guard let index = RouteNetlink.interfaceIndex(interface) else { throw BackendSetupError("interface \(interface) does not exist") }
+    static func interfaceMAC(_ interface: String) throws(HostError) -> MACAddress {
+        guard let index = RouteNetlink.interfaceIndex(interface) else { throw HostError("interface \(interface) does not exist") }
         let mac: MACAddress?
         do {
             mac = try RouteNetlink().linkAddress(interfaceIndex: index)
         } catch {
-            throw BackendSetupError("\(error)")
+            throw HostError("\(error)")
         }
-        guard let mac else { throw BackendSetupError("\(interface) has no Ethernet address; set 'mac' in the config") }
+        guard let mac else { throw HostError("\(interface) has no Ethernet address; set 'mac' in the config") }
         return mac
     }
 }

@@ -7,17 +7,17 @@ import DromosWire
 extension BackendSetup {
     /// Adds what is missing and returns one line per step. On a failure part-way, what was done so far
     /// is still recorded, so `teardown` can undo it.
-    public func setup(dryRun: Bool = false) throws(BackendSetupError) -> [String] {
-        guard !vips.isEmpty else { throw BackendSetupError("--vip: give at least one VIP") }
+    public func setup(dryRun: Bool = false) throws(HostError) -> [String] {
+        guard !vips.isEmpty else { throw HostError("--vip: give at least one VIP") }
         if !dryRun { try Self.requireRoot("dromos backend setup") }
         let netlink = try Self.openNetlink()
         let host = try Host.read(netlink)
         guard host.loopbackIsUp else {
-            throw BackendSetupError("\(Self.loopback) is down, so a VIP on it would not be local; bring it up first: ip link set \(Self.loopback) up")
+            throw HostError("\(Self.loopback) is down, so a VIP on it would not be local; bring it up first: ip link set \(Self.loopback) up")
         }
         for vip in vips {
             if let other = host.elsewhere(vip).first {
-                throw BackendSetupError(
+                throw HostError(
                     "VIP \(vip) is also \(other), so the host would claim it on the wire; remove it there first: "
                         + "ip addr del \(other.address)/\(other.prefixLength) dev \(other.interfaceName)")
             }
@@ -25,7 +25,7 @@ extension BackendSetup {
         var state = try BackendSetupState.load(statePath)
         var lines: [String] = []
         let verb = dryRun ? "would " : ""
-        do throws(BackendSetupError) {
+        do throws(HostError) {
             for vip in vips {
                 let text = vip.description
                 if !state.vips.contains(text) { state.vips.append(text) }
@@ -40,7 +40,7 @@ extension BackendSetup {
                     do {
                         try netlink.add(address, noDAD: true)
                     } catch {
-                        throw BackendSetupError("cannot add \(address): \(error)")
+                        throw HostError("cannot add \(address): \(error)")
                     }
                     state.addedAddresses.append(.init(address: text, prefixLength: address.prefixLength, interface: Self.loopback))
                 }
@@ -72,7 +72,7 @@ extension BackendSetup {
 
     /// Removes the addresses setup added for `vips` (all of them when `vips` is empty) and, once no VIP
     /// set up remains, restores every setting to its value before setup and removes the state file.
-    public func teardown(dryRun: Bool = false) throws(BackendSetupError) -> [String] {
+    public func teardown(dryRun: Bool = false) throws(HostError) -> [String] {
         if !dryRun { try Self.requireRoot("dromos backend teardown") }
         var state = try BackendSetupState.load(statePath)
         guard !state.isEmpty else { return ["nothing to undo: no state at \(statePath)"] }
@@ -90,7 +90,7 @@ extension BackendSetup {
                 do {
                     try netlink.delete(present)
                 } catch {
-                    throw BackendSetupError("cannot remove \(present): \(error)")
+                    throw HostError("cannot remove \(present): \(error)")
                 }
             }
             lines.append("\(verb)remove \(present)")

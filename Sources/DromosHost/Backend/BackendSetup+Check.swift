@@ -17,8 +17,8 @@ public struct BackendCondition: Equatable, Sendable {
 
 extension BackendSetup {
     /// Reads the host; changes nothing, needs no root.
-    public func check() throws(BackendSetupError) -> [BackendCondition] {
-        guard !vips.isEmpty else { throw BackendSetupError("--vip: give at least one VIP") }
+    public func check() throws(HostError) -> [BackendCondition] {
+        guard !vips.isEmpty else { throw HostError("--vip: give at least one VIP") }
         let host = try Host.read(try Self.openNetlink())
         let setupHint = "dromos backend setup " + vips.map { "--vip \($0)" }.joined(separator: " ")
         var conditions = [BackendCondition(

@@ -30,15 +30,15 @@ public struct BackendSetup {
         var loopbackIsUp: Bool
         var loopbackIndex: Int32
 
-        static func read(_ netlink: RouteNetlink) throws(BackendSetupError) -> Host {
+        static func read(_ netlink: RouteNetlink) throws(HostError) -> Host {
             let addresses: [InterfaceAddress]
             do {
                 addresses = try netlink.addresses()
             } catch {
-                throw BackendSetupError("cannot read the interface addresses: \(error)")
+                throw HostError("cannot read the interface addresses: \(error)")
             }
             guard let index = RouteNetlink.interfaceIndex(loopback) else {
-                throw BackendSetupError("this network namespace has no \(loopback) interface")
+                throw HostError("this network namespace has no \(loopback) interface")
             }
             let up = HostInterface.all().first { $0.name == loopback }?.isUp ?? false
             return Host(addresses: addresses, loopbackIsUp: up, loopbackIndex: index)
@@ -68,17 +68,17 @@ public struct BackendSetup {
         return ARPRule.all.flatMap { rule in scopes.map { (KernelSetting(interface: $0, name: rule.name), rule) } }
     }
 
-    static func openNetlink() throws(BackendSetupError) -> RouteNetlink {
+    static func openNetlink() throws(HostError) -> RouteNetlink {
         do {
             return try RouteNetlink()
         } catch {
-            throw BackendSetupError("cannot open a netlink socket: \(error)")
+            throw HostError("cannot open a netlink socket: \(error)")
         }
     }
 
-    static func requireRoot(_ action: String) throws(BackendSetupError) {
+    static func requireRoot(_ action: String) throws(HostError) {
         guard geteuid() == 0 else {
-            throw BackendSetupError(
+            throw HostError(
                 "\(action) needs root (CAP_NET_ADMIN to change addresses, and /proc/sys/net is root's to write); "
                     + "run it with sudo, or add --dry-run to see what it would do")
         }

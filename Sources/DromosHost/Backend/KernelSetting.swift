@@ -27,31 +27,19 @@ public struct KernelSetting: Hashable, Sendable, Codable, CustomStringConvertibl
         "net.\(family).conf.\(interface.replacing(".", with: "/")).\(name)"
     }
 
-    public func read() throws(BackendSetupError) -> String {
+    public func read() throws(HostError) -> String {
         let text: String
         do {
             text = try ConfigFile.read(path)
         } catch {
-            throw BackendSetupError("\(self): \(path) \(error.reason)")
+            throw HostError("\(self): \(path) \(error.reason)")
         }
         return String(text.filter { !$0.isWhitespace })
     }
 
-    public func write(_ value: String) throws(BackendSetupError) {
-        let descriptor = open(path, O_WRONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw BackendSetupError("\(self): cannot open \(path) for writing: \(Self.systemError())") }
-        defer { close(descriptor) }
-        var line = value + "\n"
-        let written = line.withUTF8 { bytes in Glibc.write(descriptor, bytes.baseAddress, bytes.count) }
-        guard written == line.utf8.count else {
-            throw BackendSetupError("\(self): cannot write \(value) to \(path): \(Self.systemError())")
+    public func write(_ value: String) throws(HostError) {
+        do { try Files.overwrite(path, with: Array((value + "\n").utf8)) } catch {
+            throw HostError("\(self): cannot write \(value) to \(path): \(error.reason)")
         }
     }
-
-    static func systemError() -> String { String(cString: strerror(errno)) }
-}
-
-public struct BackendSetupError: Error, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

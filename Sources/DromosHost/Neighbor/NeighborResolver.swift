@@ -26,9 +26,9 @@ public final class NeighborResolver {
         case missing
     }
 
-    public init(interface: String, log: @escaping @Sendable (String) -> Void) throws(BackendSetupError) {
+    public init(interface: String, log: @escaping @Sendable (String) -> Void) throws(HostError) {
         guard let index = RouteNetlink.interfaceIndex(interface) else {
-            throw BackendSetupError("interface \(interface) does not exist")
+            throw HostError("interface \(interface) does not exist")
         }
         self.interface = interface
         interfaceIndex = index
@@ -36,7 +36,7 @@ public final class NeighborResolver {
         do {
             netlink = try RouteNetlink()
         } catch {
-            throw BackendSetupError("cannot open a netlink socket for neighbor resolution: \(error)")
+            throw HostError("cannot open a netlink socket for neighbor resolution: \(error)")
         }
     }
 

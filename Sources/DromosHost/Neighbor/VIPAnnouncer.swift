@@ -12,13 +12,13 @@ public final class VIPAnnouncer {
     public let mac: MACAddress
     private let sender: FrameSender
 
-    public init(interface: String, mac: MACAddress) throws(BackendSetupError) {
+    public init(interface: String, mac: MACAddress) throws(HostError) {
         self.interface = interface
         self.mac = mac
         do {
             sender = try FrameSender(interface: interface)
         } catch {
-            throw BackendSetupError("cannot open a packet socket on \(interface) to announce VIPs: \(error)")
+            throw HostError("cannot open a packet socket on \(interface) to announce VIPs: \(error)")
         }
     }
 

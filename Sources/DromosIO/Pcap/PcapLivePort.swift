@@ -94,7 +94,7 @@ public final class PcapLivePort {
                                         socklen_t(MemoryLayout<UInt32>.size))
                 guard status == 0 else {
                     throw PcapLiveError(interface: interface, call: "setsockopt(PACKET_FANOUT) on pcap_fileno",
-                                        message: String(cString: strerror(errno)))
+                                        message: systemErrorText())
                 }
             }
             selectableDescriptor = descriptor
