@@ -116,7 +116,7 @@ final class ControlSocketTests {
             (#"{"command": "status", "verbose": true}"#, "unknown field \"verbose\""),
             (#"{"command": "vip announce"}"#, "this daemon cannot send announcements"),
             (#"{"command": "service add", "service": {"name": "w3", "vip": "203.0.113.12", "announce": "bgp", "backends": [{"address": "198.18.0.11"}]}}"#,
-             "field \"service.announce\" must be one of none, arp, got \"bgp\""),
+             "service.announce: must be one of none, arp, got \"bgp\""),
             (#"{"command": "backends"}"#, "missing field \"service\""),
             (#"{"command": "backends", "service": "mail"}"#, "unknown service \"mail\" (running: web)"),
             (#"{"command": "flows", "service": "web", "limit": 0}"#, "field \"limit\" must be an integer from 1 to 10000, got 0"),
@@ -142,9 +142,9 @@ final class ControlSocketTests {
             (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "backends": []}}"#,
              "service.backends: must list at least one backend"),
             (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "scheduler": "fastest"}}"#,
-             "field \"service.scheduler\" must be one of maglev, rr, wrr, lc, wlc, sh, got \"fastest\""),
+             "service.scheduler: must be one of maglev, rr, wrr, lc, wlc, sh, got \"fastest\"; service.backends: is required"),
             (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "backends": [{"address": "198.18.0.11", "colour": 1}]}}"#,
-             "unknown field \"service.backends[0].colour\""),
+             "service.backends[0].colour: is not a known key; expected one of: address, weight, mac"),
         ]
         for (request, expected) in cases {
             let reply = try client.request(request)

@@ -11,7 +11,8 @@ extension SchemaReader {
     }
 
     /// An integer is a plain decimal number. Quoted (`"80"`) it is a string, and Dromos does not guess
-    /// what was meant; `1.5`, `+1`, `0x50`, `1_000` and `010` (octal to YAML 1.1) are refused too.
+    /// what was meant; `1.5`, `+1`, `0x50`, `1_000` and `010` (octal to YAML 1.1) are refused too. (A whole
+    /// JSON number arrives as plain digits: ``SchemaNode/init(json:)``.)
     /// `expected` only words the message: the range is checked where the model is validated, so one rule
     /// has one wording.
     func integer(_ node: SchemaNode, at path: String, expected range: ClosedRange<Int>) -> Int? {

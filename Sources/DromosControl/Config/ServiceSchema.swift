@@ -7,6 +7,12 @@ extension SchemaReader {
     static let serviceKeys = ["name", "vip", "port", "protocol", "scheduler", "maglev_table_size", "health", "backends", "announce"]
     static let healthKeys = ["type", "port", "interval", "timeout", "rise", "fall"]
     static let backendKeys = ["address", "weight", "mac"]
+    /// The control protocol's names from before it read services with this schema, refused with the
+    /// name to use: a request that still sends them is told how to fix it.
+    static let renamedHealthKeys = [
+        "interval_ms": "the field is interval, a duration with its unit such as \"2s\" or \"2000ms\"",
+        "timeout_ms": "the field is timeout, a duration with its unit such as \"1s\" or \"1000ms\"",
+    ]
 
     /// One service, read and validated as far as it could be read (``ServiceDraft``): a service with an
     /// unreadable value still has its other problems reported. The rules between services are the
@@ -54,7 +60,7 @@ extension SchemaReader {
     /// against them; a port, interval or timeout can make another check wrong, so the health check is then
     /// left unchecked.
     private func health(_ node: SchemaNode, at path: String, servicePort: UInt16??) -> HealthCheckSpec? {
-        guard let fields = fields(node, at: path, allowed: Self.healthKeys) else { return nil }
+        guard let fields = fields(node, at: path, allowed: Self.healthKeys, renamed: Self.renamedHealthKeys) else { return nil }
         let defaults = HealthCheckSpec(type: .tcp)
         let type = required(fields, "type") { node, path in
             choice(node, at: path, from: HealthCheckType.allCases.map { ($0.rawValue, $0) })
@@ -67,6 +73,23 @@ extension SchemaReader {
         guard let port, let interval, let timeout else { return nil }
         return HealthCheckSpec(type: type ?? defaults.type, port: port, intervalMilliseconds: interval,
                                timeoutMilliseconds: timeout, rise: rise ?? defaults.rise, fall: fall ?? defaults.fall)
+    }
+
+    /// A backend on its own (`backend add`): its fields, and the rules it has without its service.
+    func backend(_ node: SchemaNode, at path: String) -> BackendSpec? {
+        guard let backend = backendFields(node, at: path) else { return nil }
+        report(backend.problems(), within: path)
+        return backend
+    }
+
+    /// A backend's new weight on its own (`backend weight`), by the backends' weight rule.
+    func weight(_ node: SchemaNode, at path: String) -> Int? {
+        guard let weight = integer(node, at: path, expected: BackendSpec.allowedWeights) else { return nil }
+        if let reason = BackendSpec.reasonNotAWeight(weight) {
+            report(path, reason)
+            return nil
+        }
+        return weight
     }
 
     /// An entry whose address cannot be read is nil, keeping its place so later indexes stay right.
