@@ -200,6 +200,57 @@ import Testing
         #expect(refusal(json) == "service.\(field.path): \(field.reason)", "\(json)")
     }
 
+    struct BadBackend: Sendable, CustomTestStringConvertible {
+        var yaml: String
+        var json: String
+        var path: String
+        var reason: String
+        var testDescription: String { "\(path): \(reason)" }
+    }
+
+    static let badBackends = [
+        BadBackend(yaml: "{ address: 198.18.1.300 }", json: #"{"address": "198.18.1.300"}"#, path: "address",
+                   reason: "'198.18.1.300' is not an IPv4 address: part 4 (300) is above 255"),
+        BadBackend(yaml: "{ address: 224.0.0.1 }", json: #"{"address": "224.0.0.1"}"#, path: "address",
+                   reason: "must be a unicast address, got 224.0.0.1 (multicast)"),
+        BadBackend(yaml: "{ weight: 2 }", json: #"{"weight": 2}"#, path: "address", reason: "is required"),
+        BadBackend(yaml: "{ address: 198.18.1.12, weight: 70000 }", json: #"{"address": "198.18.1.12", "weight": 70000}"#,
+                   path: "weight", reason: "must be an integer from 0 to 65535, got 70000"),
+        BadBackend(yaml: "{ address: 198.18.1.12, weight: -1 }", json: #"{"address": "198.18.1.12", "weight": -1}"#,
+                   path: "weight", reason: "must be an integer from 0 to 65535, got -1"),
+        BadBackend(yaml: "{ address: 198.18.1.12, weight: 1.5 }", json: #"{"address": "198.18.1.12", "weight": 1.5}"#,
+                   path: "weight", reason: "must be an integer from 0 to 65535, got \"1.5\""),
+        BadBackend(yaml: #"{ address: 198.18.1.12, mac: "01:00:5e:00:00:01" }"#,
+                   json: #"{"address": "198.18.1.12", "mac": "01:00:5e:00:00:01"}"#, path: "mac",
+                   reason: "must be a unicast MAC address other than 00:00:00:00:00:00, got 01:00:5e:00:00:01"),
+        BadBackend(yaml: "{ address: 198.18.1.12, mac: ~ }", json: #"{"address": "198.18.1.12", "mac": null}"#, path: "mac",
+                   reason: "has no value; leave the key out for the default"),
+        BadBackend(yaml: "{ address: 198.18.1.12, colour: red }", json: #"{"address": "198.18.1.12", "colour": "red"}"#,
+                   path: "colour", reason: "is not a known key; expected one of: address, weight, mac"),
+    ]
+
+    /// `backend add` carries a backend's fields beside `command` and `service`, read as an entry of the
+    /// file's `backends` is.
+    @Test(arguments: badBackends)
+    func aBadBackendIsRefusedByBothWithTheSameReason(backend: BadBackend) {
+        let (yaml, _) = Self.service(Self.change("backends", "[\(backend.yaml)]", nil))
+        #expect(problems(yaml) == ["services[0].backends[0].\(backend.path): \(backend.reason)"], "\(yaml)")
+        #expect(throws: ControlError("\(backend.path): \(backend.reason)")) {
+            try ServiceCodec.decodeBackend(try JSONReader.parse(backend.json), path: "")
+        }
+    }
+
+    /// `backend weight` takes the weight alone, by the same rule.
+    @Test func aWeightAloneHasTheBackendsRule() throws {
+        #expect(try ServiceCodec.decodeWeight(.number(7), path: "weight") == 7)
+        #expect(throws: ControlError("weight: must be an integer from 0 to 65535, got 70000")) {
+            try ServiceCodec.decodeWeight(.number(70_000), path: "weight")
+        }
+        #expect(throws: ControlError("weight: must be an unquoted integer from 0 to 65535, got the string \"2\"")) {
+            try ServiceCodec.decodeWeight(.string("2"), path: "weight")
+        }
+    }
+
     /// A request, like the file, has every problem reported at once.
     @Test func everyProblemOfAServiceIsReported() {
         let (yaml, json) = Self.service(Self.change("port", "0", "0") + Self.change("scheduler", "fastest", #""fastest""#)
