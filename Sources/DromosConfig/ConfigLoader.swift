@@ -26,8 +26,8 @@ public enum ConfigLoader {
         guard let root else {
             throw ConfigError(source: source, problems: [FieldProblem(path: "", reason: "is empty; it needs at least interface and services")])
         }
-        let reader = ConfigReader()
-        guard let config = reader.config(root), reader.problems.isEmpty else {
+        let reader = SchemaReader()
+        guard let config = reader.config(SchemaNode(yaml: root)), reader.problems.isEmpty else {
             throw ConfigError(source: source, problems: reader.problemsInFileOrder)
         }
         return config

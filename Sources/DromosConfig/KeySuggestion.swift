@@ -1,11 +1,9 @@
-import DromosBalancer
-import DromosWire
-
-/// The reason for an unknown key: the allowed ones, and the likely intended one when a typo is near.
+/// The reason for an unknown key: the allowed ones, and the likely intended one when a typo is near or
+/// the key is a name that was once accepted (`renamed` says what to write instead).
 enum KeySuggestion {
-    static func unknownKeyReason(_ key: String, allowed: [String]) -> String {
-        let hint = closest(to: key, in: allowed).map { " (did you mean \($0)?)" } ?? ""
-        return "is not a known key\(hint); expected one of: \(allowed.joined(separator: ", "))"
+    static func unknownKeyReason(_ key: String, allowed: [String], renamed: [String: String] = [:]) -> String {
+        let hint = renamed[key] ?? closest(to: key, in: allowed).map { "did you mean \($0)?" }
+        return "is not a known key\(hint.map { " (\($0))" } ?? ""); expected one of: \(allowed.joined(separator: ", "))"
     }
 
     /// Case and `-` for `_` are always forgiven in a hint; otherwise at most two edits, and no more than

@@ -101,17 +101,13 @@ public final class ControlService: Sendable {
             try change(.removeService(name), into: &response)
         case "backend add":
             let name = try fields.string("service")
-            let address = try fields.address("address")
-            let weight = try fields.optionalInteger("weight", in: BackendSpec.allowedWeights) ?? 1
-            let mac = try fields.optionalMAC("mac")
-            try fields.finish()
-            let backend = BackendSpec(address: address, weight: weight, mac: mac)
-            if let problem = backend.problems().first { throw ControlError(problem.description) }
+            // The rest of the request is the backend, an entry of the config file's `backends`.
+            let backend = try ServiceCodec.decodeBackend(fields.remaining(), path: "")
             try change(.addBackend(service: name, backend), into: &response)
         case "backend remove", "backend drain", "backend undrain", "backend weight":
             let name = try fields.string("service")
-            let address = try fields.address("address")
-            let weight = command == "backend weight" ? try fields.integer("weight", in: BackendSpec.allowedWeights) : 0
+            let address = try ServiceCodec.decodeAddress(try fields.required("address"), path: "address")
+            let weight = command == "backend weight" ? try ServiceCodec.decodeWeight(try fields.required("weight"), path: "weight") : 0
             try fields.finish()
             let change: PoolChange = switch command {
             case "backend remove": .removeBackend(service: name, address: address)

@@ -9,7 +9,9 @@ import Glibc
 /// What the state file holds: the running pool, and the config file's services as they were when the
 /// pool was last written, which is how a start tells whether the config file was edited since.
 public struct SavedState: Equatable, Sendable {
-    public static let format = 1
+    /// 2: services in the schema's names, as `service add` takes them. 1 (read, upgraded): the control
+    /// protocol's older names (``StateFileFormat1``).
+    public static let format = 2
     public var configServices: [ServiceSpec]
     public var pool: RuntimePool
 
@@ -46,13 +48,14 @@ public struct StateFile: Sendable {
         do { root = try JSONReader.parse(text) } catch { throw ControlError(error.description) }
         var fields = try JSONFields(root, path: "")
         let format = try fields.integer("format", in: 0...Int(Int32.max))
-        guard format == SavedState.format else {
-            throw ControlError("format \(format) is not one this dromos reads (\(SavedState.format))")
+        guard format == SavedState.format || format == 1 else {
+            throw ControlError("format \(format) is not one this dromos reads (1 or \(SavedState.format))")
         }
         func services(_ key: String) throws(ControlError) -> [ServiceSpec] {
             var list: [ServiceSpec] = []
             for (index, value) in (try fields.optionalArray(key) ?? []).enumerated() {
-                list.append(try ServiceCodec.decodeService(value, path: "\(key)[\(index)]"))
+                let service = format == 1 ? StateFileFormat1.upgrade(service: value) : value
+                list.append(try ServiceCodec.decodeService(service, path: "\(key)[\(index)]"))
             }
             return list
         }
@@ -61,7 +64,9 @@ public struct StateFile: Sendable {
         var drained: Set<RuntimePool.Member> = []
         for (index, value) in (try fields.optionalArray("drained") ?? []).enumerated() {
             var entry = try JSONFields(value, path: "drained[\(index)]")
-            drained.insert(RuntimePool.Member(service: try entry.string("service"), address: try entry.address("address")))
+            let service = try entry.string("service")
+            let address = try ServiceCodec.decodeAddress(try entry.required("address"), path: entry.name("address"))
+            drained.insert(RuntimePool.Member(service: service, address: address))
             try entry.finish()
         }
         try fields.finish()

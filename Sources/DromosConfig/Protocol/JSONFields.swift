@@ -1,8 +1,7 @@
-import DromosBalancer
-public import DromosWire
-
 /// Reads the fields of one JSON object by name and type, naming the field (with its path) in every
 /// refusal. Keys nobody asked for are refused by `finish`, so a misspelt option is not silently ignored.
+/// This is for a request's own fields (`command`, `service`, `limit`) and the state file's frame; the
+/// fields of services and backends are the schema's (``ServiceCodec``).
 public struct JSONFields {
     public let path: String
     private let fields: [(key: String, value: ParsedJSON)]
@@ -47,20 +46,6 @@ public struct JSONFields {
         return try Self.integer(value, name(key), range)
     }
 
-    public mutating func address(_ key: String) throws(ControlError) -> IPAddress {
-        let text = try string(key)
-        do { return try IPAddress(parsing: text) } catch {
-            throw ControlError("field \"\(name(key))\" must be an IPv4 or IPv6 address, got \"\(text)\"")
-        }
-    }
-
-    public mutating func optionalMAC(_ key: String) throws(ControlError) -> MACAddress? {
-        guard let text = try optionalString(key) else { return nil }
-        do { return try MACAddress(parsing: text) } catch {
-            throw ControlError("field \"\(name(key))\" must be a MAC address like 02:00:00:00:00:01, got \"\(text)\"")
-        }
-    }
-
     public mutating func optionalArray(_ key: String) throws(ControlError) -> [ParsedJSON]? {
         guard let value = optional(key) else { return nil }
         guard case .array(let elements) = value else {
@@ -75,6 +60,14 @@ public struct JSONFields {
             throw ControlError("field \"\(name(key))\" must be true or false, got \(value.kind)")
         }
         return flag
+    }
+
+    /// The fields not read yet, as one object for a reader that judges them itself, unknown keys
+    /// included (``ServiceCodec``); they count as read.
+    public mutating func remaining() -> ParsedJSON {
+        let rest = fields.filter { !read.contains($0.key) }
+        read.formUnion(rest.map(\.key))
+        return .object(rest)
     }
 
     /// Refuses keys that were never read.

@@ -1,18 +1,22 @@
 public import DromosBalancer
-import DromosWire
+public import DromosWire
 
-/// Services and backends as JSON objects: one shape for `service add`, the `services`/`backends`
-/// answers and the state file, with the config file's field names.
+/// Services and backends as JSON: what `service add` and the backend commands send, and what the state
+/// file holds. They are read by the config file's schema (`ServiceSchema.swift`), so each field has one
+/// name, one rule and one reason wherever it is written.
 public enum ServiceCodec {
+    /// In the schema's names, read back to the same service: what is absent (all ports, no health check,
+    /// no static MAC) is left out, since the schema takes `null` for a value gone missing, and the table
+    /// size is written only where the scheduler has a table, since the schema refuses it elsewhere.
     public static func encode(_ service: ServiceSpec) -> JSONValue {
         var line = JSONLine()
         line.add("name", .string(service.name))
         line.add("vip", .string(service.key.vip.description))
-        line.add("port", service.key.port.map { .int(Int($0)) } ?? .null)
+        if let port = service.key.port { line.add("port", .int(Int(port))) }
         line.add("protocol", .string(service.key.transport.description))
         line.add("scheduler", .string(service.scheduler.rawValue))
-        line.add("maglev_table_size", .int(service.maglevTableSize))
-        line.add("health", service.health.map(encode) ?? .null)
+        if service.scheduler.isConsistentHash { line.add("maglev_table_size", .int(service.maglevTableSize)) }
+        if let health = service.health { line.add("health", encode(health)) }
         line.add("backends", .array(service.backends.map(encode)))
         line.add("announce", .string(service.announce.rawValue))
         return .object(line)
@@ -22,87 +26,51 @@ public enum ServiceCodec {
         var line = JSONLine()
         line.add("address", .string(backend.address.description))
         line.add("weight", .int(backend.weight))
-        line.add("mac", .optionalString(backend.mac?.description))
+        if let mac = backend.mac { line.add("mac", .string(mac.description)) }
         return .object(line)
     }
 
     static func encode(_ health: HealthCheckSpec) -> JSONValue {
         var line = JSONLine()
         line.add("type", .string(health.type.rawValue))
-        line.add("port", health.port.map { .int(Int($0)) } ?? .null)
-        line.add("interval_ms", .int(health.intervalMilliseconds))
-        line.add("timeout_ms", .int(health.timeoutMilliseconds))
+        if let port = health.port { line.add("port", .int(Int(port))) }
+        line.add("interval", .string(DurationText.format(milliseconds: health.intervalMilliseconds)))
+        line.add("timeout", .string(DurationText.format(milliseconds: health.timeoutMilliseconds)))
         line.add("rise", .int(health.rise))
         line.add("fall", .int(health.fall))
         return .object(line)
     }
 
-    /// A whole service; its own rules (name, VIP, backends, sizes) are checked here, the pool's
-    /// (unique names and keys) by the caller.
+    /// A whole service with its own rules (name, VIP, backends, sizes); the pool's (unique names and
+    /// keys) are the caller's.
     public static func decodeService(_ value: ParsedJSON, path: String) throws(ControlError) -> ServiceSpec {
-        var fields = try JSONFields(value, path: path)
-        let name = try fields.string("name")
-        let vip = try fields.address("vip")
-        let port = try fields.optionalInteger("port", in: 1...65_535).map(UInt16.init)
-        let transportName = try fields.optionalString("protocol") ?? "tcp"
-        guard let transport = TransportProtocol.allCases.first(where: { $0.description == transportName }) else {
-            throw ControlError("field \"\(fields.name("protocol"))\" must be tcp or udp, got \"\(transportName)\"")
-        }
-        let schedulerName = try fields.optionalString("scheduler") ?? SchedulerKind.maglev.rawValue
-        guard let scheduler = SchedulerKind(rawValue: schedulerName) else {
-            let known = SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ControlError("field \"\(fields.name("scheduler"))\" must be one of \(known), got \"\(schedulerName)\"")
-        }
-        let tableSize = try fields.optionalInteger("maglev_table_size", in: ServiceSpec.allowedMaglevTableSizes)
-            ?? ServiceSpec.defaultMaglevTableSize
-        let health = try fields.optional("health").map { (value: ParsedJSON) throws(ControlError) in
-            try decodeHealth(value, path: fields.name("health"))
-        }
-        var backends: [BackendSpec] = []
-        for (index, element) in (try fields.optionalArray("backends") ?? []).enumerated() {
-            backends.append(try decodeBackend(element, path: fields.name("backends[\(index)]")))
-        }
-        let announceName = try fields.optionalString("announce") ?? VIPAnnouncement.none.rawValue
-        guard let announce = VIPAnnouncement(rawValue: announceName) else {
-            let known = VIPAnnouncement.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ControlError("field \"\(fields.name("announce"))\" must be one of \(known), got \"\(announceName)\"")
-        }
-        try fields.finish()
-        let service = ServiceSpec(name: name, key: ServiceKey(vip: vip, transport: transport, port: port),
-                                  scheduler: scheduler, maglevTableSize: tableSize, health: health, backends: backends,
-                                  announce: announce)
-        if let problem = service.problems().first {
-            throw ControlError(problem.within(path).description)
-        }
-        return service
+        try decoded(value, at: path) { reader, node, path in reader.service(node, at: path)?.spec }
     }
 
+    /// A backend with the rules it has on its own; those against its service's VIP and other backends
+    /// are checked with the pool.
     public static func decodeBackend(_ value: ParsedJSON, path: String) throws(ControlError) -> BackendSpec {
-        var fields = try JSONFields(value, path: path)
-        let address = try fields.address("address")
-        let weight = try fields.optionalInteger("weight", in: BackendSpec.allowedWeights) ?? 1
-        let mac = try fields.optionalMAC("mac")
-        try fields.finish()
-        let backend = BackendSpec(address: address, weight: weight, mac: mac)
-        if let problem = backend.problems().first { throw ControlError(problem.within(path).description) }
-        return backend
+        try decoded(value, at: path) { reader, node, path in reader.backend(node, at: path) }
     }
 
-    static func decodeHealth(_ value: ParsedJSON, path: String) throws(ControlError) -> HealthCheckSpec {
-        var fields = try JSONFields(value, path: path)
-        let typeName = try fields.string("type")
-        guard let type = HealthCheckType(rawValue: typeName) else {
-            throw ControlError("field \"\(fields.name("type"))\" must be tcp, got \"\(typeName)\"")
+    /// A backend's address, to find it by.
+    public static func decodeAddress(_ value: ParsedJSON, path: String) throws(ControlError) -> IPAddress {
+        try decoded(value, at: path) { reader, node, path in reader.address(node, at: path) }
+    }
+
+    public static func decodeWeight(_ value: ParsedJSON, path: String) throws(ControlError) -> Int {
+        try decoded(value, at: path) { reader, node, path in reader.weight(node, at: path) }
+    }
+
+    /// Every problem in one refusal, each `PATH: REASON` as the config file has them (under `path`
+    /// instead of `services[N]`), so that a client fixes them all at once.
+    private static func decoded<Value>(_ value: ParsedJSON, at path: String,
+                                       _ read: (SchemaReader, SchemaNode, String) -> Value?) throws(ControlError) -> Value {
+        let reader = SchemaReader()
+        let result = read(reader, SchemaNode(json: value), path)
+        guard let result, reader.problems.isEmpty else {
+            throw ControlError(reader.problemsInFileOrder.map(\.description).joined(separator: "; "))
         }
-        let port = try fields.optionalInteger("port", in: 1...65_535).map(UInt16.init)
-        let day = 86_400_000
-        let health = HealthCheckSpec(
-            type: type, port: port, intervalMilliseconds: try fields.optionalInteger("interval_ms", in: 1...day) ?? 2_000,
-            timeoutMilliseconds: try fields.optionalInteger("timeout_ms", in: 1...day) ?? 1_000,
-            rise: try fields.optionalInteger("rise", in: HealthCheckSpec.allowedRiseFall) ?? 2,
-            fall: try fields.optionalInteger("fall", in: HealthCheckSpec.allowedRiseFall) ?? 3)
-        try fields.finish()
-        if let problem = health.problems().first { throw ControlError(problem.within(path).description) }
-        return health
+        return result
     }
 }

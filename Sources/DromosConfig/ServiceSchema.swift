@@ -1,32 +1,29 @@
 import DromosBalancer
 import DromosWire
-import Yams
 
-extension ConfigReader {
+/// A service and its backends: the fields, their names, defaults and rules, for the config file's
+/// `services` and the control protocol alike.
+extension SchemaReader {
     static let serviceKeys = ["name", "vip", "port", "protocol", "scheduler", "maglev_table_size", "health", "backends", "announce"]
     static let healthKeys = ["type", "port", "interval", "timeout", "rise", "fall"]
     static let backendKeys = ["address", "weight", "mac"]
+    /// The control protocol's names from before it read services with this schema, refused with the
+    /// name to use: a request that still sends them is told how to fix it.
+    static let renamedHealthKeys = [
+        "interval_ms": "the field is interval, a duration with its unit such as \"2s\" or \"2000ms\"",
+        "timeout_ms": "the field is timeout, a duration with its unit such as \"1s\" or \"1000ms\"",
+    ]
 
-    /// Every service is validated as far as it could be read (``ServiceDraft``), and so are the conflicts
-    /// between them: a service with an unreadable value still has its other problems reported.
-    func services(_ node: Node, at path: String) -> [ServiceSpec]? {
-        guard let nodes = list(node, at: path) else { return nil }
-        guard !nodes.isEmpty else {
-            report(path, "must list at least one service")
-            return nil
-        }
-        let drafts = nodes.enumerated().map { index, node in
-            let servicePath = "\(path)[\(index)]"
-            let draft = service(node, at: servicePath)
-            if let draft { report(draft.problems(), within: servicePath) }
-            return draft
-        }
-        report(BalancerSpec.conflicts(names: drafts.map { $0?.name }, keys: drafts.map { $0?.key }), within: "")
-        let specs = drafts.compactMap { $0?.spec }
-        return specs.count == drafts.count ? specs : nil
+    /// One service, read and validated as far as it could be read (``ServiceDraft``): a service with an
+    /// unreadable value still has its other problems reported. The rules between services are the
+    /// caller's; the draft carries what they compare.
+    func service(_ node: SchemaNode, at path: String) -> ServiceDraft? {
+        guard let draft = serviceDraft(node, at: path) else { return nil }
+        report(draft.problems(), within: path)
+        return draft
     }
 
-    private func service(_ node: Node, at path: String) -> ServiceDraft? {
+    private func serviceDraft(_ node: SchemaNode, at path: String) -> ServiceDraft? {
         guard let fields = fields(node, at: path, allowed: Self.serviceKeys) else { return nil }
         var draft = ServiceDraft()
         draft.name = required(fields, "name", text)
@@ -62,8 +59,8 @@ extension ConfigReader {
     /// A type, rise or fall that cannot be read stands in as its default, since nothing else is checked
     /// against them; a port, interval or timeout can make another check wrong, so the health check is then
     /// left unchecked.
-    private func health(_ node: Node, at path: String, servicePort: UInt16??) -> HealthCheckSpec? {
-        guard let fields = fields(node, at: path, allowed: Self.healthKeys) else { return nil }
+    private func health(_ node: SchemaNode, at path: String, servicePort: UInt16??) -> HealthCheckSpec? {
+        guard let fields = fields(node, at: path, allowed: Self.healthKeys, renamed: Self.renamedHealthKeys) else { return nil }
         let defaults = HealthCheckSpec(type: .tcp)
         let type = required(fields, "type") { node, path in
             choice(node, at: path, from: HealthCheckType.allCases.map { ($0.rawValue, $0) })
@@ -78,18 +75,35 @@ extension ConfigReader {
                                timeoutMilliseconds: timeout, rise: rise ?? defaults.rise, fall: fall ?? defaults.fall)
     }
 
-    /// An entry whose address cannot be read is nil, keeping its place so later indexes stay right. A
-    /// weight or MAC that cannot be read stands in as the default: nothing is checked against them.
-    private func backends(_ node: Node, at path: String) -> [BackendSpec?]? {
-        guard let nodes = list(node, at: path) else { return nil }
-        return nodes.enumerated().map { index, node in
-            let entryPath = "\(path)[\(index)]"
-            guard let fields = fields(node, at: entryPath, allowed: Self.backendKeys) else { return nil }
-            let address = required(fields, "address", address)
-            let weight = optional(fields, "weight") { integer($0, at: $1, expected: BackendSpec.allowedWeights) }.or(1)
-            let mac = optional(fields, "mac", mac).orNone
-            guard let address else { return nil }
-            return BackendSpec(address: address, weight: weight ?? 1, mac: mac ?? nil)
+    /// A backend on its own (`backend add`): its fields, and the rules it has without its service.
+    func backend(_ node: SchemaNode, at path: String) -> BackendSpec? {
+        guard let backend = backendFields(node, at: path) else { return nil }
+        report(backend.problems(), within: path)
+        return backend
+    }
+
+    /// A backend's new weight on its own (`backend weight`), by the backends' weight rule.
+    func weight(_ node: SchemaNode, at path: String) -> Int? {
+        guard let weight = integer(node, at: path, expected: BackendSpec.allowedWeights) else { return nil }
+        if let reason = BackendSpec.reasonNotAWeight(weight) {
+            report(path, reason)
+            return nil
         }
+        return weight
+    }
+
+    /// An entry whose address cannot be read is nil, keeping its place so later indexes stay right.
+    private func backends(_ node: SchemaNode, at path: String) -> [BackendSpec?]? {
+        list(node, at: path)?.enumerated().map { index, node in backendFields(node, at: "\(path)[\(index)]") }
+    }
+
+    /// A weight or MAC that cannot be read stands in as the default: nothing is checked against them.
+    private func backendFields(_ node: SchemaNode, at path: String) -> BackendSpec? {
+        guard let fields = fields(node, at: path, allowed: Self.backendKeys) else { return nil }
+        let address = required(fields, "address", address)
+        let weight = optional(fields, "weight") { integer($0, at: $1, expected: BackendSpec.allowedWeights) }.or(1)
+        let mac = optional(fields, "mac", mac).orNone
+        guard let address else { return nil }
+        return BackendSpec(address: address, weight: weight ?? 1, mac: mac ?? nil)
     }
 }
