@@ -1,3 +1,4 @@
+import SystemPackage
 import DromosBalancer
 import DromosConfig
 import DromosIO
@@ -29,7 +30,7 @@ public final class RouteNetlink {
     }
 
     /// Sends `request` and collects the reply: every message of a dump, or nothing for an acknowledged
-    /// change. A kernel refusal becomes a `SystemCallError` named `operation` with the kernel's errno.
+    /// change. A kernel refusal becomes a `SystemCallError` named `operation` with the kernel's error number.
     func transact(_ request: NetlinkRequest, operation: String) throws(SystemCallError) -> [NetlinkMessage] {
         sequence &+= 1
         let expected = sequence
@@ -48,10 +49,10 @@ public final class RouteNetlink {
                 case Netlink.done:
                     return replies
                 case Netlink.error:
-                    // struct nlmsgerr: a negative errno, 0 for an acknowledgement.
+                    // struct nlmsgerr: a negative error number, 0 for an acknowledgement.
                     let code = message.payload.count >= 4 ? message.payload.hostInteger(at: 0, as: Int32.self) : -EPROTO
                     if code == 0 { return replies }
-                    throw SystemCallError(call: operation, errno: -code)
+                    throw SystemCallError(call: operation, code: Errno(rawValue: -code))
                 default:
                     replies.append(message)
                 }
