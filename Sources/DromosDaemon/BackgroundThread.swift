@@ -9,8 +9,8 @@ import DromosWire
 import Glibc
 import Synchronization
 
-/// A plain pthread for the daemon's side jobs (control socket, metrics): they block in poll() and must
-/// not borrow the Swift concurrency pool, which the daemon does not otherwise run.
+/// A plain pthread for the daemon's work that blocks (a reload, stopping the workers): it must not hold
+/// one of Swift concurrency's few threads while it waits. It blocks the signals the lifecycle handles.
 struct BackgroundThread: ~Copyable {
     private let thread: pthread_t
 
@@ -18,6 +18,7 @@ struct BackgroundThread: ~Copyable {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { raw in
+            DaemonSignals.blockInThisThread()
             Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
             return nil
         }, context)
@@ -27,6 +28,11 @@ struct BackgroundThread: ~Copyable {
 
     consuming func join() {
         pthread_join(thread, nil)
+    }
+
+    /// For a thread nobody waits for: its resources go when it ends.
+    consuming func detach() {
+        pthread_detach(thread)
     }
 
     private final class Body {

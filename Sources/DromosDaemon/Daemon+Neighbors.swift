@@ -81,6 +81,7 @@ extension Daemon {
         }).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { raw in
+            DaemonSignals.blockInThisThread()
             let context = Unmanaged<NeighborThreadContext>.fromOpaque(raw!).takeRetainedValue()
             var announced: Set<IPAddress> = []
             while !context.stopping() {

@@ -8,6 +8,7 @@ import DromosSystem
 import DromosWire
 import Glibc
 public import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// `dromos run`: the daemon's lifecycle. Preflight checks, the kernel drop rule, one datapath thread
@@ -91,13 +92,12 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Runs until SIGINT or SIGTERM; returns after a clean stop, throws when it could not start.
-    public func run() throws(Failure) {
-        // Signals are taken synchronously by this thread; workers inherit the mask and never see them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-
+    ///
+    /// The lifecycle is a swift-service-lifecycle `ServiceGroup` of stages (`DaemonStage`): the datapath
+    /// (nft rule, worker and neighbor threads), the control socket, the metrics endpoint, SIGHUP reload
+    /// and the lost-frame report. SIGTERM/SIGINT shut the group down gracefully, in reverse order: the
+    /// servers stop taking requests, then the workers drain their rings, then the rule goes.
+    public func run() async throws(Failure) {
         let config: DromosConfig
         switch load(expectInterface: nil) {
         case .success(let loaded): config = loaded.0
@@ -151,13 +151,17 @@ public final class Daemon: @unchecked Sendable {
             }
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
         }
-        var starters = opened.starters
+        // The ports live in the starters until the datapath stage starts the threads that own them.
+        let starters = HandOver(opened.starters)
+        let fanoutGroup = group.groupID
+        // The resolver moves into the neighbor thread the datapath stage starts; nothing else touches it.
+        let handOver = HandOver(resolver)
         let reader = DatapathReader.workers(mailboxes: opened.mailboxes) { [workerCounters] in
             workerCounters.reduce(DatapathCounters()) { $0 + $1.load() }
         }
         // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
         let server: ControlServer
-        var metrics: MetricsServer? = nil
+        let metrics: MetricsServer?
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
@@ -165,7 +169,6 @@ public final class Daemon: @unchecked Sendable {
                                         announce: { [unowned self] in self.announceVIPs() }),
                 limits: controlLimits, log: log)
         } catch {
-            starters = []
             throw Failure(lines: [error.message])
         }
         if let listen = config.metricsListen {
@@ -173,50 +176,75 @@ public final class Daemon: @unchecked Sendable {
                 metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
             } catch {
                 server.stop()
-                starters = []
                 throw Failure(lines: [error.message])
             }
+        } else {
+            metrics = nil
         }
-        do { try rule.install() } catch {
-            starters = []
+        let installed = Atomic<Bool>(false)
+        // One stage, in order: ServiceGroup starts its services concurrently, and nothing may take
+        // requests, or say "running", before the rule is in and the workers forward.
+        let forwarding = DaemonStage(name: "forwarding", begin: { [unowned self] in
+            do throws(KernelDropRule.Failure) { try rule.install() } catch {
+                throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
+            }
+            installed.store(true, ordering: .releasing)
+            self.log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
+                     + rule.vips.map(\.description).joined(separator: ", "))
+            self.threads = starters.take().map { $0() } + [self.startNeighborThread(handOver.take())]
+            server.start()
+            metrics?.start()
+            self.log("running: \(self.workerCount) worker(s) on \(config.interface) (\(self.settings.io.rawValue), fanout group \(fanoutGroup)), "
+                     + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
+                     + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
+                     + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
+        }, end: { [unowned self] in
+            // Requests first: no change may wait for workers that are already gone.
             server.stop()
             metrics?.stop()
-            throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
+            self.log("stopping: the workers drain their rings")
+            self.stopWorkers()
+            self.logTotals()
+        })
+        var stages: [any Service] = [forwarding]
+        stages.append(ReloadOnHangUp { [unowned self] in self.reload(plane) })
+        let reported = Mutex((notSent: UInt64(0), truncated: UInt64(0)))
+        stages.append(Periodic(interval: .seconds(1)) { [unowned self] in
+            reported.withLock { $0 = self.reportLostFrames(since: $0) }
+        })
+        let lifecycle = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: stages, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var failure: Failure? = nil
+        do { try await lifecycle.run() } catch let stageFailure as Failure {
+            failure = stageFailure
+        } catch {
+            failure = Failure(lines: ["\(error)"])
         }
-        log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
-            + rule.vips.map(\.description).joined(separator: ", "))
-        threads = starters.map { $0() }
-        threads.append(startNeighborThread(resolver))
-        server.start()
-        metrics?.start()
-        log("running: \(workerCount) worker(s) on \(config.interface) (\(settings.io.rawValue), fanout group \(group.groupID)), "
-            + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
-            + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
-            + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
-
-        var reported = (notSent: UInt64(0), truncated: UInt64(0))
-        var info = siginfo_t()
-        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
-        while true {
-            let signal = sigtimedwait(&signals, &info, &timeout)
-            if signal == SIGINT || signal == SIGTERM {
-                log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
-                break
-            }
-            reported = reportLostFrames(since: reported)
-            guard signal == SIGHUP else { continue }
-            log("received SIGHUP: reloading \(configPath)")
+        if installed.load(ordering: .acquiring) {
             do {
-                let generation = try plane.apply(.reload)
-                log("reloaded: table generation \(generation), \(plane.running.pool.services.count) service(s)")
+                try KernelDropRule(interface: config.interface, vips: []).remove()
+                log("removed nftables table netdev \(KernelDropRule.tableName)")
             } catch {
-                for line in error.message.split(separator: "; ") { logger.error("reload rejected: \(line)") }
-                logger.error("reload rejected: still running table generation \(plane.running.generation)")
+                failure = Failure(lines: (failure?.lines ?? []) + ["could not remove the nftables table (remove it with: nft delete table netdev "
+                                                                     + "\(KernelDropRule.tableName)): \(error.description)"])
             }
         }
-        server.stop()
-        metrics?.stop()
-        stopWorkers()
+        if let failure { throw failure }
+    }
+
+    /// SIGHUP: the same path as `dromos ctl reload`.
+    private func reload(_ plane: ControlPlane) {
+        log("received SIGHUP: reloading \(configPath)")
+        do {
+            let generation = try plane.apply(.reload)
+            log("reloaded: table generation \(generation), \(plane.running.pool.services.count) service(s)")
+        } catch {
+            for line in error.message.split(separator: "; ") { logger.error("reload rejected: \(line)") }
+            logger.error("reload rejected: still running table generation \(plane.running.generation)")
+        }
+    }
+
+    private func logTotals() {
         let totals = counters
         log("workers stopped (rings drained): received \(totals.received), forwarded \(totals.forwarded), "
             + "passed \(totals.passed), dropped \(totals.dropped), not sent \(totals.notSent), received cut short \(totals.truncated), replied \(totals.replied)")
@@ -225,13 +253,6 @@ public final class Daemon: @unchecked Sendable {
                 let counters = shared.load()
                 return "worker \(index) received \(counters.received) forwarded \(counters.forwarded)"
             }.joined(separator: "; "))
-        }
-        do {
-            try KernelDropRule(interface: config.interface, vips: []).remove()
-            log("removed nftables table netdev \(KernelDropRule.tableName)")
-        } catch {
-            throw Failure(lines: ["could not remove the nftables table (remove it with: nft delete table netdev "
-                                  + "\(KernelDropRule.tableName)): \(error.description)"])
         }
     }
 
@@ -289,6 +310,7 @@ public final class Daemon: @unchecked Sendable {
         }).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { raw in
+            DaemonSignals.blockInThisThread()
             let context = Unmanaged<WorkerThreadContext>.fromOpaque(raw!).takeRetainedValue()
             context.run()
             return nil
@@ -317,3 +339,13 @@ private final class WorkerThreadContext {
 }
 
 typealias Fanout = AFPacketConfiguration.Fanout
+
+/// Moves a value that is not `Sendable` into the one closure that takes it, exactly once.
+private final class HandOver<Value>: @unchecked Sendable {
+    private var value: Value?
+    init(_ value: Value) { self.value = value }
+    func take() -> Value {
+        defer { value = nil }
+        return value!
+    }
+}
