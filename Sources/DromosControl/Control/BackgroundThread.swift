@@ -27,9 +27,6 @@ struct BackgroundThread: ~Copyable {
     }
 }
 
-/// errno in words, for messages that go to an operator.
-func systemErrorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
-
 /// A server's loop thread with its stop flag: started once, and stopped (flag set, thread joined) by
 /// the first `stop` only, so a second stop from a failed start-up path or deinit is harmless.
 final class ServiceThread: Sendable {

@@ -53,14 +53,6 @@ enum UnixSocket {
         return true
     }
 
-    /// Who is on the other end of a connected Unix socket.
-    static func peer(_ descriptor: Int32) -> PeerCredentials? {
-        var credentials = PeerCredentials()
-        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
-        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
-        return credentials
-    }
-
     /// A process's supplementary groups, from /proc (SO_PEERCRED carries only the primary group).
     static func supplementaryGroups(of pid: pid_t) -> [gid_t] {
         guard let status = try? ConfigFile.read("/proc/\(pid)/status") else { return [] }
@@ -69,8 +61,9 @@ enum UnixSocket {
     }
 }
 
-/// `struct ucred` of <sys/socket.h>, which Glibc's module leaves out without _GNU_SOURCE; same layout.
-struct PeerCredentials {
+/// `struct ucred` of <sys/socket.h> (what SO_PEERCRED gives), which Glibc's module leaves out without
+/// _GNU_SOURCE; same layout.
+struct PeerCredentials: Sendable {
     var pid: pid_t = 0
     var uid: uid_t = 0
     var gid: gid_t = 0
