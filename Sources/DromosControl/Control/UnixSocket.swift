@@ -36,11 +36,6 @@ enum UnixSocket {
         return descriptor
     }
 
-    static func setNonBlocking(_ descriptor: Int32) {
-        let flags = fcntl(descriptor, F_GETFL)
-        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
-    }
-
     /// Writes everything (blocking socket); false on error.
     static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
         var written = 0
