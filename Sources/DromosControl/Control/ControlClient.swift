@@ -1,3 +1,4 @@
+import DromosIO
 import Glibc
 
 /// One connection to a daemon's control socket, for `dromos ctl` and the tests.
@@ -24,20 +25,35 @@ public final class ControlClient {
     /// The next response line, without its newline; nil once the daemon closed the connection.
     public func receiveLine(timeoutMilliseconds: Int32 = 10_000) throws(ControlError) -> String? {
         var chunk = [UInt8](repeating: 0, count: 65_536)
+        try waitAtMost(milliseconds: timeoutMilliseconds)
         while true {
             if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffered[..<newline], as: UTF8.self)
                 buffered.removeSubrange(...newline)
                 return line
             }
-            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&request, 1, timeoutMilliseconds)
-            if ready < 0 && errno == EINTR { continue }
-            guard ready > 0 else { throw ControlError("no answer from the daemon within \(timeoutMilliseconds) ms") }
-            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
+            let count: Int
+            do throws(SystemCallError) {
+                count = try Syscall.call("recv") { chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) } }
+            } catch {
+                // A reset says no more than an orderly close: the connection is over.
+                guard error.errno == EAGAIN || error.errno == EWOULDBLOCK else { return nil }
+                throw ControlError("no answer from the daemon within \(timeoutMilliseconds) ms")
+            }
             guard count > 0 else { return nil }
             buffered += chunk[0..<count]
+        }
+    }
+
+    /// A receive that waits longer fails with EAGAIN (SO_RCVTIMEO): a blocking socket needs no poll.
+    private func waitAtMost(milliseconds: Int32) throws(ControlError) {
+        var timeout = timeval(tv_sec: Int(milliseconds / 1_000), tv_usec: Int(milliseconds % 1_000) * 1_000)
+        do throws(SystemCallError) {
+            _ = try Syscall.call("setsockopt(SO_RCVTIMEO)") {
+                Int(setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)))
+            }
+        } catch {
+            throw ControlError("cannot set a receive timeout: \(failureText(error))")
         }
     }
 
