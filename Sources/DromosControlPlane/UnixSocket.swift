@@ -1,9 +1,5 @@
-import DromosBalancer
 public import DromosConfig
-import DromosDatapath
-import DromosHost
 import DromosSystem
-import DromosWire
 public import Glibc
 
 /// Unix-domain stream sockets for the control socket and `dromos ctl`.
@@ -23,50 +19,6 @@ public enum UnixSocket {
         return address
     }
 
-    /// A connected socket, or nil with errno set.
-    public static func connect(_ path: String) throws(ControlError) -> Int32? {
-        var address = try address(path)
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw ControlError("socket: \(systemErrorText())") }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let code = errno
-            close(descriptor)
-            errno = code
-            return nil
-        }
-        return descriptor
-    }
-
-    public static func setNonBlocking(_ descriptor: Int32) {
-        let flags = fcntl(descriptor, F_GETFL)
-        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
-    }
-
-    /// Writes everything (blocking socket); false on error.
-    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + written, $0.count - written, Int32(MSG_NOSIGNAL)) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return false }
-            written += count
-        }
-        return true
-    }
-
-    /// Who is on the other end of a connected Unix socket.
-    public static func peer(_ descriptor: Int32) -> PeerCredentials? {
-        var credentials = PeerCredentials()
-        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
-        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
-        return credentials
-    }
-
     /// A process's supplementary groups, from /proc (SO_PEERCRED carries only the primary group).
     public static func supplementaryGroups(of pid: pid_t) -> [gid_t] {
         guard let status = try? ConfigFile.read("/proc/\(pid)/status") else { return [] }
@@ -75,9 +27,11 @@ public enum UnixSocket {
     }
 }
 
-/// `struct ucred` of <sys/socket.h>, which Glibc's module leaves out without _GNU_SOURCE; same layout.
-public struct PeerCredentials {
+/// `struct ucred` of <sys/socket.h> (what SO_PEERCRED gives), which Glibc's module leaves out without
+/// _GNU_SOURCE; same layout.
+public struct PeerCredentials: Sendable {
     public var pid: pid_t = 0
     public var uid: uid_t = 0
     public var gid: gid_t = 0
+    public init() {}
 }

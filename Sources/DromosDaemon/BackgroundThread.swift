@@ -40,27 +40,3 @@ struct BackgroundThread: ~Copyable {
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 }
-
-
-/// A server's loop thread with its stop flag: started once, and stopped (flag set, thread joined) by
-/// the first `stop` only, so a second stop from a failed start-up path or deinit is harmless.
-final class ServiceThread: Sendable {
-    private let stopping = Atomic<Bool>(false)
-    private let thread = Mutex<BackgroundThread?>(nil)
-
-    /// The loop asks this once per poll round.
-    var isStopping: Bool { stopping.load(ordering: .acquiring) }
-
-    func start(_ loop: @escaping @Sendable () -> Void) {
-        thread.withLock { $0 = BackgroundThread(loop) }
-    }
-
-    /// True when this call stopped the thread (the caller then releases what the loop used).
-    func stop() -> Bool {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return false }
-        thread.withLock { running in
-            if let thread = running.take() { thread.join() }
-        }
-        return true
-    }
-}
