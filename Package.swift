@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CLinuxPacket", "DromosLab", "dromos"],
+            dependencies: ["CLinuxPacket", "DromosLab", "dromos", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .testTarget(
