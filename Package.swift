@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "dromos", targets: ["dromos"]),
         .library(name: "DromosWire", targets: ["DromosWire"]),
         .library(name: "DromosBalancer", targets: ["DromosBalancer"]),
+        // For Benchmarks/ (the worker loop over `MemoryPort`).
+        .library(name: "DromosIO", targets: ["DromosIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
