@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "dromos", targets: ["dromos"]),
         .library(name: "DromosWire", targets: ["DromosWire"]),
         .library(name: "DromosBalancer", targets: ["DromosBalancer"]),
+        // DromosIO and DromosDatapath for Benchmarks/ (the worker loop over `MemoryPort`).
         .library(name: "DromosIO", targets: ["DromosIO"]),
         .library(name: "DromosDatapath", targets: ["DromosDatapath"]),
     ],
@@ -131,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CLinuxPacket", "DromosLab", "dromos"],
+            dependencies: ["CLinuxPacket", "DromosLab", "dromos", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -34,5 +34,6 @@ let package = Package(
         benchmarkTarget("Parsing", measuring: ["DromosWire"]),
         benchmarkTarget("Balancer", measuring: ["DromosBalancer", "DromosWire"]),
         benchmarkTarget("Decide", measuring: ["DromosBalancer", "DromosWire"]),
+        benchmarkTarget("Worker", measuring: ["DromosIO", "DromosBalancer", "DromosWire"]),
     ]
 )

@@ -112,6 +112,15 @@ public struct TableFollower {
 /// forwarded ones → flush → at the batch boundary expire idle flows and adopt a newly published table.
 /// Nothing per frame allocates, locks or touches an atomic. Generic over the port, never an
 /// existential: each port's loop is specialized, its per-frame calls direct.
+///
+/// The specializations are made here, one per port kind of this module (`@_specialize` on `runBatch` and
+/// `run`): the daemon instantiates the workers in another module, which cannot specialize a loop that
+/// is not inlinable, and without them it ran the generic loop, each `transmit` an indirect call
+/// through the witness table. Exported, so a caller that knows the port calls its copy directly (the
+/// daemon's thread closures are specialized per port, so they do). The generic entry does not dispatch
+/// to the copies: a caller that stays generic still runs the generic loop. A new port kind needs its
+/// line in both lists (docs/ARCHITECTURE.md, "Worker loop": tools/specialization-check.sh checks the
+/// release binary).
 public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     public let index: Int
     public let port: Port
@@ -138,6 +147,9 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     public var counters: DatapathCounters { shared.load() }
 
     /// One batch at time `now` (milliseconds, monotonic); returns the frames received.
+    @_specialize(exported: true, where Port == AFPacketPort)
+    @_specialize(exported: true, where Port == PcapLivePort)
+    @_specialize(exported: true, where Port == MemoryPort)
     @discardableResult
     public func runBatch(now: UInt64) -> Int {
         var forwarded: UInt64 = 0, passed: UInt64 = 0, dropped: UInt64 = 0, replied: UInt64 = 0, outgoing: UInt64 = 0
@@ -184,6 +196,9 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
 
     /// Runs batches until `shouldStop` returns true (asked once per batch); when idle, sleeps in poll
     /// for at most `idleMilliseconds`. On stop, drains what the ring still holds.
+    @_specialize(exported: true, where Port == AFPacketPort)
+    @_specialize(exported: true, where Port == PcapLivePort)
+    @_specialize(exported: true, where Port == MemoryPort)
     public func run(idleMilliseconds: Int32 = 10, until shouldStop: () -> Bool) {
         while !shouldStop() {
             if runBatch(now: monotonicMilliseconds()) == 0 {
