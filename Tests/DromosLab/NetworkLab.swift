@@ -89,7 +89,7 @@ public final class NetworkLab: Sendable {
     /// Runs `body` on a new thread that may join the namespaces it `enter`s, while the test awaits it (at
     /// most `timeout` seconds) without holding a thread of the concurrency pool. Sockets keep the
     /// namespace they were opened in, so one thread can open ports in several namespaces and drive them all.
-    public func onThread<T: Sendable>(timeout: Double = 60, _ body: @escaping @Sendable (NamespaceEntry) throws -> T) async throws -> T {
+    public func onThread<T: Sendable>(timeout: Double = 300, _ body: @escaping @Sendable (NamespaceEntry) throws -> T) async throws -> T {
         let box = ResultBox<T>()
         let entry = NamespaceEntry(lab: self)
         let thread = Thread {
