@@ -187,6 +187,18 @@ extension DaemonLabTest {
         await waitUntil(seconds: seconds) { ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(text) }
     }
 
+    /// Waits (bounded) until a capture file has not grown for `quietSeconds`: the traffic it records has
+    /// ended, also what a busy host was still holding.
+    func waitUntilQuiet(_ capture: URL, quietSeconds: Double = 1, seconds: Double = 60) async {
+        func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: capture.path))?[.size] as? Int) ?? 0 }
+        var last = size(), lastChange = ContinuousClock.now
+        _ = await waitUntil(seconds: seconds) {
+            let now = size()
+            if now != last { last = now; lastChange = .now }
+            return ContinuousClock.now - lastChange >= .milliseconds(Int(quietSeconds * 1_000))
+        }
+    }
+
     /// tcpdump on `interface` into `file`, returned once it captures. Immediate mode: otherwise libpcap
     /// hands tcpdump a ring block only when it is full or a second old, and a capture stopped sooner
     /// is empty.

@@ -43,6 +43,9 @@ final class VLANEndToEndTests: DaemonLabTest {
 
         relay.signal(SIGTERM)
         let relayed = try await relay.finish(timeout: 10)
+        // Nothing enters lb0 any more; let the balancer send on what it has received (a loaded machine
+        // can hold a frame for a while) before it stops, so that what came in and what went out compare.
+        await waitUntilQuiet(capture)
         let stopped = await stop(daemon)
         #expect(stopped.exited && stopped.status == 0, "\(stopped.log)")
         tcpdump.terminate()
