@@ -203,7 +203,9 @@ extension DaemonLabTest {
     /// hands tcpdump a ring block only when it is full or a second old, and a capture stopped sooner
     /// is empty.
     func startCapture(in namespace: String, interface: String, to file: URL, filter: [String] = []) async throws -> RunningCommand {
-        let tcpdump = try await lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-w", file.path] + filter)
+        // A 32 MiB buffer: on a loaded host tcpdump is scheduled late, and a full buffer drops frames.
+        let tcpdump = try await lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-B", "32768",
+                                                      "-w", file.path] + filter)
         guard await waitForText("listening on", in: tcpdump.errors) else {
             throw LabError(description: "tcpdump on \(interface) did not start: \(log(of: tcpdump))")
         }
@@ -231,6 +233,14 @@ extension DaemonLabTest {
         daemon.signal(SIGTERM)
         let exited = await waitForExit(daemon)
         return (exited, daemon.terminationStatus ?? -1, log(of: daemon))
+    }
+
+    /// The frames tcpdump could not keep up with ("N packets dropped by kernel", printed when it stops);
+    /// nil when it did not say.
+    func captureDrops(_ tcpdump: RunningCommand) -> Int? {
+        guard let line = tcpdump.standardError.split(separator: "\n").first(where: { $0.hasSuffix("packets dropped by kernel") })
+        else { return nil }
+        return Int(line.prefix { $0.isNumber })
     }
 
     /// A count from the daemon's closing line ("workers stopped …: received 12, …, dropped 0, …"), nil
