@@ -32,11 +32,13 @@ final class ControlLab: @unchecked Sendable {
     /// The worker's mailbox, for a second reader (the metrics endpoint).
     var mailbox: WorkerMailbox?
     func readerAsk(_ request: ReportRequest) -> [WorkerReport] {
-        [mailbox?.ask(request, timeoutMilliseconds: 1_000)].compactMap { $0 }
+        [mailbox?.ask(request, timeoutMilliseconds: 30_000)].compactMap { $0 }
     }
     var server: ControlServer!
     var worker: Thread?
     let workerStopped = Atomic<Bool>(false)
+    /// Frames the worker has decided so far: what `sendSYNs` waits for.
+    let decided = Atomic<Int>(0)
     let logLines = Mutex<[String]>([])
 
     init() throws {
@@ -97,7 +99,7 @@ final class ControlLab: @unchecked Sendable {
         startWorker(mailbox: mailbox)
         let reader = DatapathReader(
             workerCount: 1, counters: { DatapathCounters() },
-            ask: { request in [mailbox.ask(request, timeoutMilliseconds: 1_000)].compactMap { $0 } })
+            ask: { request in [mailbox.ask(request, timeoutMilliseconds: 30_000)].compactMap { $0 } })
         let service = ControlService(plane: plane, datapath: reader, interface: "lo", log: log)
         server = try ControlServer(path: socketPath, access: .init(group: group), service: service, limits: limits, log: log)
         server.start()
@@ -116,6 +118,7 @@ final class ControlLab: @unchecked Sendable {
                 let now = monotonicMilliseconds()
                 for var frame in pendingFrames.withLock({ frames in defer { frames.removeAll() }; return frames }) {
                     frame.withUnsafeMutableBytes { _ = balancer.decide($0, now: now) }
+                    decided.add(1, ordering: .releasing)
                 }
                 _ = follower.follow(balancer)
                 if let ticket = mailbox.pendingTicket {
@@ -133,7 +136,7 @@ final class ControlLab: @unchecked Sendable {
         server?.stop()
         server = nil
         stopping.store(true, ordering: .releasing)
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(60)
         while worker != nil && !workerStopped.load(ordering: .acquiring) && Date() < deadline { usleep(1_000) }
         worker = nil
     }
@@ -145,14 +148,14 @@ final class ControlLab: @unchecked Sendable {
         return try start()
     }
 
-    /// Hands TCP SYNs from distinct client ports to the worker, and waits until it decided them.
+    /// Hands TCP SYNs from distinct client ports to the worker, and waits (bounded) until it decided them.
     func sendSYNs(count: Int, firstPort: UInt16 = 40_000) {
+        let target = decided.load(ordering: .acquiring) + count
         pendingFrames.withLock { frames in
             for index in 0..<count { frames.append(SYNFrame.make(sourcePort: firstPort &+ UInt16(index), vip: Self.vip)) }
         }
-        let deadline = Date().addingTimeInterval(5)
-        while !pendingFrames.withLock({ $0.isEmpty }) && Date() < deadline { usleep(1_000) }
-        usleep(5_000)
+        let deadline = Date().addingTimeInterval(60)
+        while decided.load(ordering: .acquiring) < target && Date() < deadline { usleep(1_000) }
     }
 
     func client() throws -> ControlClient { try ControlClient(path: socketPath) }

@@ -222,7 +222,7 @@ final class ControlSocketTests {
             sent += 1
         }
         var answers = 0
-        while answers < sent, let line = try client.receiveLine(timeoutMilliseconds: 5_000) {
+        while answers < sent, let line = try client.receiveLine(timeoutMilliseconds: 30_000) {
             let reply = try JSONReader.parse(line)
             #expect(!reply.isOK && !reply.errorText.isEmpty, "\(line)")
             answers += 1

@@ -25,7 +25,7 @@ final class AFPacketEndToEndTests {
         try await lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
         let size = 20 << 20
         let lab = self.lab
-        let result = try await lab.onThread(timeout: 120) { namespaces in
+        let result = try await lab.onThread(timeout: 300) { namespaces in
             try namespaces.enter(forwarder)
             var configuration = AFPacketConfiguration(interface: "f0")
             configuration.blockCount = 16
@@ -59,7 +59,7 @@ final class AFPacketEndToEndTests {
             let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 100, size: 64, gapSeconds: 0.005))
             var latencies: [Int64] = []
             latencies.reserveCapacity(100)
-            port.collect(100, seconds: 20) { frame in
+            port.collect(100, seconds: 60) { frame in
                 let now = monotonicNanoseconds()
                 let sent = Int64(bigEndian: frame.bytes.loadUnaligned(fromByteOffset: 42, as: Int64.self))
                 latencies.append(now - sent)

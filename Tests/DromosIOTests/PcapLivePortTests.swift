@@ -47,7 +47,7 @@ final class PcapLivePortTests {
             let port = try PcapLivePort(Self.configuration("a0"))
             let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 300, flows: 3, size: 150))
             var stamped = 0
-            let got = port.collect(300, seconds: 20) { frame in if frame.timestampNanoseconds > 0 { stamped += 1 } }
+            let got = port.collect(300, seconds: 60) { frame in if frame.timestampNanoseconds > 0 { stamped += 1 } }
             try namespaces.finish(sender)
             try port.updateKernelStatistics()
             return (got.frames, got.bytes, port.statistics, stamped)
@@ -77,12 +77,12 @@ final class PcapLivePortTests {
             for sequence in 0..<50 {
                 _ = udpFrame(size: 100, sequence: sequence).withUnsafeBytes { port.transmit($0) }
             }
-            let delivered = peer.collect(50, seconds: 10).frames
+            let delivered = peer.collect(50, seconds: 60).frames
             // The 50 injected frames went through the port's own socket before the peer saw them; now
             // 5 frames from the peer, then a short wait for anything else.
             try namespaces.exec(b, Generator.raw(interface: "b0", count: 5, size: 90))
             var sizes: [Int] = []
-            port.collect(5, seconds: 10) { frame in sizes.append(frame.bytes.count) }
+            port.collect(5, seconds: 60) { frame in sizes.append(frame.bytes.count) }
             port.collect(1, seconds: 0.1) { frame in sizes.append(frame.bytes.count) }
             return (delivered, sizes)
         }
@@ -116,9 +116,9 @@ final class PcapLivePortTests {
                 if !frame.withUnsafeBytes({ port.transmit($0) }) { refused += 1 }
                 port.flush()
                 // Let the capture keep up: its V2 ring holds 512 frames.
-                if sequence % 256 == 255 { capture.collect(256, seconds: 5, check) }
+                if sequence % 256 == 255 { capture.collect(256, seconds: 60, check) }
             }
-            capture.collect(2_000 - 2_000 / 256 * 256, seconds: 10, check)
+            capture.collect(2_000 - 2_000 / 256 * 256, seconds: 60, check)
             return (received, identical, refused, sentBytes, port.statistics, port.lastTransmitError ?? "")
         }
         #expect(result.0 == 2_000)
@@ -145,7 +145,7 @@ final class PcapLivePortTests {
         try await lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
         let size = 2 << 20
         let lab = self.lab
-        let result = try await lab.onThread(timeout: 120) { namespaces in
+        let result = try await lab.onThread(timeout: 300) { namespaces in
             try namespaces.enter(forwarder)
             let first = try PcapLivePort(Self.configuration("f0"))
             let second = try PcapLivePort(Self.configuration("f1"))
@@ -169,7 +169,7 @@ final class PcapLivePortTests {
             let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 3_000, flows: 8, size: 120))
             var frames = port.warmUpForwarding()
             let before = dromos_thread_allocation_count()
-            let deadline = monotonicNanoseconds() + 20_000_000_000
+            let deadline = monotonicNanoseconds() + 60_000_000_000
             var idleSince = monotonicNanoseconds()
             let backend = MACAddress(rawValue: 0x02dd_0000_0009)
             // Until all 3000 arrived, or nothing came for 300 ms (a slow debug build may let the ring
@@ -209,7 +209,7 @@ final class PcapLivePortTests {
             let port = try PcapLivePort(Self.configuration("a0"))
             let tooBig = udpFrame(size: 3_000, sequence: 0).withUnsafeBytes { port.transmit($0) }
             let fine = udpFrame(size: 100, sequence: 1).withUnsafeBytes { port.transmit($0) }
-            let delivered = capture.collect(1, seconds: 5).bytes
+            let delivered = capture.collect(1, seconds: 60).bytes
             return (tooBig, fine, port.statistics, port.lastTransmitError ?? "", delivered)
         }
         #expect(!result.0)
@@ -260,7 +260,7 @@ final class PcapFanoutTests {
             var counts = [0, 0]
             // UDP source port → the handles that saw that flow.
             var owners: [UInt16: Set<Int>] = [:]
-            let deadline = monotonicNanoseconds() + 20_000_000_000
+            let deadline = monotonicNanoseconds() + 60_000_000_000
             while counts.reduce(0, +) < 600 && monotonicNanoseconds() < deadline {
                 var idle = true
                 for (index, port) in ports.enumerated() {

@@ -43,9 +43,11 @@ public enum LabCommand {
         }
     }
 
-    /// Runs `arguments` to its end, at most `timeout` seconds: then its process group gets SIGTERM, two
+    /// Runs `arguments` to its end, at most `timeout` seconds (generous: `ip` and `sysctl` wait for the
+    /// kernel's rtnl lock, which namespaces being torn down elsewhere can hold for tens of seconds on a
+    /// loaded host): then its process group gets SIGTERM, two
     /// seconds later SIGKILL, and the call throws. A non-zero exit is an outcome here, not an error.
-    public static func outcome(_ arguments: [String], input: String? = nil, timeout: Double = 60) async throws -> CommandOutcome {
+    public static func outcome(_ arguments: [String], input: String? = nil, timeout: Double = 180) async throws -> CommandOutcome {
         guard let name = arguments.first else { throw LabError(description: "empty command") }
         let rest = Arguments(Array(arguments.dropFirst()))
         let command = arguments.joined(separator: " ")
@@ -75,7 +77,7 @@ public enum LabCommand {
 
     /// Runs `arguments` to its end (bounded by `timeout`); returns stdout, throws with stderr on a non-zero exit.
     @discardableResult
-    public static func run(_ arguments: [String], input: String? = nil, timeout: Double = 60) async throws -> String {
+    public static func run(_ arguments: [String], input: String? = nil, timeout: Double = 180) async throws -> String {
         let result = try await outcome(arguments, input: input, timeout: timeout)
         guard result.status == 0 else {
             throw LabError(description: "\(arguments.joined(separator: " ")) exited \(result.status): \(result.errors.suffix(4_000))")

@@ -64,7 +64,7 @@ public final class NetworkLab: Sendable {
 
     /// Runs a command in the namespace to its end (bounded by `timeout`); returns stdout.
     @discardableResult
-    public func exec(_ namespace: String, _ arguments: [String], timeout: Double = 30) async throws -> String {
+    public func exec(_ namespace: String, _ arguments: [String], timeout: Double = 180) async throws -> String {
         try await LabCommand.run(["ip", "netns", "exec", namespace] + arguments, timeout: timeout)
     }
 
@@ -82,14 +82,14 @@ public final class NetworkLab: Sendable {
 
     /// Runs a command to its end (bounded by `timeout`), returns stdout, throws with stderr on failure.
     @discardableResult
-    public static func run(_ arguments: [String], timeout: Double = 30) async throws -> String {
+    public static func run(_ arguments: [String], timeout: Double = 180) async throws -> String {
         try await LabCommand.run(arguments, timeout: timeout)
     }
 
     /// Runs `body` on a new thread that may join the namespaces it `enter`s, while the test awaits it (at
     /// most `timeout` seconds) without holding a thread of the concurrency pool. Sockets keep the
     /// namespace they were opened in, so one thread can open ports in several namespaces and drive them all.
-    public func onThread<T: Sendable>(timeout: Double = 60, _ body: @escaping @Sendable (NamespaceEntry) throws -> T) async throws -> T {
+    public func onThread<T: Sendable>(timeout: Double = 300, _ body: @escaping @Sendable (NamespaceEntry) throws -> T) async throws -> T {
         let box = ResultBox<T>()
         let entry = NamespaceEntry(lab: self)
         let thread = Thread {
@@ -141,7 +141,7 @@ public struct NamespaceEntry: Sendable {
     }
 
     @discardableResult
-    public func exec(_ namespace: String, _ arguments: [String], timeout: Double = 30) throws -> String {
+    public func exec(_ namespace: String, _ arguments: [String], timeout: Double = 180) throws -> String {
         try waitOffThePool { [lab] in try await lab.exec(namespace, arguments, timeout: timeout) }
     }
 
@@ -150,7 +150,7 @@ public struct NamespaceEntry: Sendable {
     }
 
     @discardableResult
-    public func finish(_ command: RunningCommand, timeout: Double = 30) throws -> String {
+    public func finish(_ command: RunningCommand, timeout: Double = 180) throws -> String {
         try waitOffThePool { try await command.finish(timeout: timeout) }
     }
 }

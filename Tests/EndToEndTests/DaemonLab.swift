@@ -187,11 +187,25 @@ extension DaemonLabTest {
         await waitUntil(seconds: seconds) { ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains(text) }
     }
 
+    /// Waits (bounded) until a capture file has not grown for `quietSeconds`: the traffic it records has
+    /// ended, also what a busy host was still holding.
+    func waitUntilQuiet(_ capture: URL, quietSeconds: Double = 1, seconds: Double = 60) async {
+        func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: capture.path))?[.size] as? Int) ?? 0 }
+        var last = size(), lastChange = ContinuousClock.now
+        _ = await waitUntil(seconds: seconds) {
+            let now = size()
+            if now != last { last = now; lastChange = .now }
+            return ContinuousClock.now - lastChange >= .milliseconds(Int(quietSeconds * 1_000))
+        }
+    }
+
     /// tcpdump on `interface` into `file`, returned once it captures. Immediate mode: otherwise libpcap
     /// hands tcpdump a ring block only when it is full or a second old, and a capture stopped sooner
     /// is empty.
     func startCapture(in namespace: String, interface: String, to file: URL, filter: [String] = []) async throws -> RunningCommand {
-        let tcpdump = try await lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-w", file.path] + filter)
+        // A 32 MiB buffer: on a loaded host tcpdump is scheduled late, and a full buffer drops frames.
+        let tcpdump = try await lab.start(namespace, ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-B", "32768",
+                                                      "-w", file.path] + filter)
         guard await waitForText("listening on", in: tcpdump.errors) else {
             throw LabError(description: "tcpdump on \(interface) did not start: \(log(of: tcpdump))")
         }
@@ -219,6 +233,14 @@ extension DaemonLabTest {
         daemon.signal(SIGTERM)
         let exited = await waitForExit(daemon)
         return (exited, daemon.terminationStatus ?? -1, log(of: daemon))
+    }
+
+    /// The frames tcpdump could not keep up with ("N packets dropped by kernel", printed when it stops);
+    /// nil when it did not say.
+    func captureDrops(_ tcpdump: RunningCommand) -> Int? {
+        guard let line = tcpdump.standardError.split(separator: "\n").first(where: { $0.hasSuffix("packets dropped by kernel") })
+        else { return nil }
+        return Int(line.prefix { $0.isNumber })
     }
 
     /// A count from the daemon's closing line ("workers stopped …: received 12, …, dropped 0, …"), nil

@@ -52,7 +52,7 @@ enum Services {
         local_port = 0
         try:
             c = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM)
-            c.settimeout(3)
+            c.settimeout(10)
             c.bind(('', 0))
             local_port = c.getsockname()[1]
             c.connect((host, port))
