@@ -24,7 +24,7 @@ public final class RunningCommand: Sendable {
         exec "$@"
         """
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String]) {
         self.arguments = arguments
         let stem = LabFiles.directory.appendingPathComponent("\(LabFiles.prefix)\(getpid())-\(UUID().uuidString)")
         output = stem.appendingPathExtension("out")
@@ -40,7 +40,7 @@ public final class RunningCommand: Sendable {
 
     /// Starts `arguments` and returns once it has a pid.
     public static func start(_ arguments: [String]) async throws -> RunningCommand {
-        let command = try RunningCommand(arguments)
+        let command = RunningCommand(arguments)
         let outputFile = try FileDescriptor.open(FilePath(command.output.path), .writeOnly,
                                                  options: [.create, .truncate, .closeOnExec], permissions: .ownerReadWrite)
         let errorFile: FileDescriptor

@@ -218,9 +218,9 @@ extension DaemonLabTest {
         return (result["answers"] as? [String: Int] ?? [:], result["failures"] as? [String] ?? [])
     }
 
-    /// Waits (bounded) until the daemon's log says it runs, or it exited. Generous: opening a worker's
-    /// AF_PACKET rings (two 65 MiB rings of 64 KiB slots) took 6 s on an idle two-core machine and over
-    /// 20 s while three daemons started at once.
+    /// Waits (bounded) until the daemon's log says it runs, or it exited. Generous: opening the workers'
+    /// AF_PACKET rings (a 65 MiB RX ring of 64 KiB slots each) took 2.5 s on a quiet two-core machine and
+    /// over 20 s on a loaded one while three daemons started at once.
     func waitUntilRunning(_ daemon: RunningCommand, seconds: Double = 180) async throws {
         let running = await waitUntil(seconds: seconds) { log(of: daemon).contains("running:") || !daemon.isRunning }
         if log(of: daemon).contains("running:") { return }
