@@ -16,13 +16,7 @@ final class AFPacketEndToEndTests {
     /// super-frames with partial checksums over veth, which the port must hand over whole (vnet header)
     /// and send back out so that the kernel segments them and the checksums come out right.
     @Test func tcpUploadThroughTheBridgeWithDefaultOffloads() async throws {
-        let client = try await lab.namespace("c")
-        let forwarder = try await lab.namespace("f")
-        let server = try await lab.namespace("s")
-        try await lab.veth("c0", in: client, "f0", in: forwarder)
-        try await lab.veth("f1", in: forwarder, "s0", in: server)
-        try await lab.exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
-        try await lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
+        let (client, forwarder, server) = try await lab.uploadTopology(offloads: true)
         let size = 20 << 20
         let lab = self.lab
         let result = try await lab.onThread(timeout: 300) { namespaces in

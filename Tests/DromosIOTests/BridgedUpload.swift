@@ -33,3 +33,24 @@ extension NamespaceEntry {
             report: report)
     }
 }
+
+extension NetworkLab {
+    /// Client c0 (198.18.0.1) ↔ f0 forwarder f1 ↔ s0 server (198.18.0.2): the namespaces a bridged upload
+    /// crosses. `offloads: false` turns segmentation and checksum offloads and GRO off on every link, for
+    /// ports without a vnet header.
+    func uploadTopology(offloads: Bool) async throws -> (client: String, forwarder: String, server: String) {
+        let client = try await namespace("c")
+        let forwarder = try await namespace("f")
+        let server = try await namespace("s")
+        try await veth("c0", in: client, "f0", in: forwarder)
+        try await veth("f1", in: forwarder, "s0", in: server)
+        if !offloads {
+            for (namespace, interface) in [(client, "c0"), (forwarder, "f0"), (forwarder, "f1"), (server, "s0")] {
+                try await exec(namespace, ["ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+            }
+        }
+        try await exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
+        try await exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
+        return (client, forwarder, server)
+    }
+}

@@ -133,16 +133,7 @@ final class PcapLivePortTests {
     /// A 2 MiB TCP upload carried by `PortBridge` over two libpcap ports (offloads off on the lab's
     /// veths, see the suite's comment); the server checks every byte.
     @Test func tcpUploadThroughAPcapBridge() async throws {
-        let client = try await lab.namespace("c")
-        let forwarder = try await lab.namespace("f")
-        let server = try await lab.namespace("s")
-        try await lab.veth("c0", in: client, "f0", in: forwarder)
-        try await lab.veth("f1", in: forwarder, "s0", in: server)
-        for (namespace, interface) in [(client, "c0"), (forwarder, "f0"), (forwarder, "f1"), (server, "s0")] {
-            try await offloadsOff(namespace, interface)
-        }
-        try await lab.exec(client, ["ip", "addr", "add", "198.18.0.1/24", "dev", "c0"])
-        try await lab.exec(server, ["ip", "addr", "add", "198.18.0.2/24", "dev", "s0"])
+        let (client, forwarder, server) = try await lab.uploadTopology(offloads: false)
         let size = 2 << 20
         let lab = self.lab
         let result = try await lab.onThread(timeout: 300) { namespaces in

@@ -34,7 +34,7 @@ public final class NetworkLab: Sendable {
             command.signalGroup(SIGKILL)
         }
         for namespace in namespaces.withLock({ names in defer { names = [] }; return names }) {
-            NamespaceTeardown.remove(namespace)
+            NetworkNamespaces.remove(namespace)
         }
     }
 
@@ -114,7 +114,7 @@ public final class NetworkLab: Sendable {
         guard isRoot else { return }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
         for name in names where name.hasPrefix(prefix) && !ownerIsAlive(name, prefix: prefix) {
-            NamespaceTeardown.remove(name)
+            NetworkNamespaces.remove(name)
         }
         let directory = LabFiles.directory
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -137,7 +137,7 @@ public struct NamespaceEntry: Sendable {
 
     /// Moves the calling thread into a named network namespace (setns affects only that thread).
     public func enter(_ namespace: String) throws {
-        try NamespaceTeardown.enter(namespace)
+        try NetworkNamespaces.enter(namespace)
     }
 
     @discardableResult

@@ -129,6 +129,18 @@ final class ControlEndToEndTests: DaemonLabTest {
         return daemon
     }
 
+    /// The lab with a session server on each backend and `dromos run --workers 2` running on the balancer.
+    func startSessionLab() async throws -> (net: Topology, config: URL, servers: [RunningCommand], daemon: RunningCommand) {
+        let net = try await topology()
+        let config = try writeConfig()
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
+            try await lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
+        }
+        let daemon = try await startDaemon(net, config: config)
+        try await Task.sleep(for: .milliseconds(300))
+        return (net, config, servers, daemon)
+    }
+
     func stopDaemon(_ daemon: RunningCommand) async -> String {
         daemon.signal(SIGTERM)
         #expect(await waitForExit(daemon), "dromos run did not stop on SIGTERM")
@@ -139,15 +151,10 @@ final class ControlEndToEndTests: DaemonLabTest {
 
     @Test func ctlChangesThePoolUnderTrafficAndTheChangesSurviveARestart() async throws {
         let started = Date()
-        let net = try await topology()
-        let config = try writeConfig()
-        let servers = try await net.backends.enumerated().asyncMap { index, backend in
-            try await lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
-        }
+        let (net, config, servers, firstDaemon) = try await startSessionLab()
         defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
-        var daemon = try await startDaemon(net, config: config)
+        var daemon = firstDaemon
         defer { if daemon.isRunning { daemon.terminate() } }
-        try await Task.sleep(for: .milliseconds(300))
 
         let status = try await ctl(["status"])
         #expect(status.status == 0 && status.output.contains("interface         lb0") && status.output.contains("generation        1"),
@@ -282,15 +289,9 @@ final class ControlEndToEndTests: DaemonLabTest {
     """
 
     @Test func removingABackendUnderTrafficSendsItNoNewConnection() async throws {
-        let net = try await topology()
-        let config = try writeConfig()
-        let servers = try await net.backends.enumerated().asyncMap { index, backend in
-            try await lab.start(backend, [Services.python, "-c", Self.sessionServer, "s\(index + 1)", "80"])
-        }
+        let (net, _, servers, daemon) = try await startSessionLab()
         defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
-        let daemon = try await startDaemon(net, config: config)
         defer { if daemon.isRunning { daemon.terminate() } }
-        try await Task.sleep(for: .milliseconds(300))
 
         let traffic = try await lab.start(net.client, [Services.python, "-c", Self.timedConnections, Self.vip, "80", "200"])
         // 20 connections answered first (both backends take some), however slowly the host runs them.

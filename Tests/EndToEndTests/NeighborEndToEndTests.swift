@@ -63,8 +63,6 @@ final class NeighborEndToEndTests: DaemonLabTest {
         return url
     }
 
-    func log(_ daemon: RunningCommand) -> String { daemon.standardError }
-
     /// Who answers ARP for the VIP on the client's link: the MACs in the replies the client saw while it
     /// resolved the VIP (captured on its interface).
     func arpAnswers(_ client: String) async throws -> Set<String> {
@@ -99,9 +97,9 @@ final class NeighborEndToEndTests: DaemonLabTest {
         let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
         defer { if daemon.isRunning { daemon.terminate() } }
         try await waitUntilRunning(daemon)
-        #expect(await waitForLog(daemon, "backend 198.18.0.11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(daemon))")
-        #expect(await waitForLog(daemon, "backend 198.18.0.12 resolved to \(Self.backendMACs[1]) on lb0"), "\(log(daemon))")
-        #expect(await waitForLog(daemon, "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(daemon))")
+        #expect(await waitForLog(daemon, "backend 198.18.0.11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(of: daemon))")
+        #expect(await waitForLog(daemon, "backend 198.18.0.12 resolved to \(Self.backendMACs[1]) on lb0"), "\(log(of: daemon))")
+        #expect(await waitForLog(daemon, "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(of: daemon))")
         #expect(try await arpAnswers(net.client) == [Self.balancerMAC])
 
         let before = try await connections(net.client, count: 40, host: Self.vip)
@@ -115,10 +113,10 @@ final class NeighborEndToEndTests: DaemonLabTest {
         // then Dromos has it ask again by broadcast; or the kernel learns the new MAC directly.
         let changed = ContinuousClock.now
         _ = await waitUntil(seconds: 60) {
-            log(daemon).contains("backend 198.18.0.11 moved from \(Self.backendMACs[0]) to \(newMAC)")
-                || log(daemon).contains("backend 198.18.0.11 resolved to \(newMAC)")
+            log(of: daemon).contains("backend 198.18.0.11 moved from \(Self.backendMACs[0]) to \(newMAC)")
+                || log(of: daemon).contains("backend 198.18.0.11 resolved to \(newMAC)")
         }
-        #expect(log(daemon).contains("to \(newMAC)"), "\(log(daemon))")
+        #expect(log(of: daemon).contains("to \(newMAC)"), "\(log(of: daemon))")
         print("backend MAC change picked up after \(ContinuousClock.now - changed)")
         let after = try await connections(net.client, count: 40, host: Self.vip)
         #expect(after.failures.isEmpty, "\(after.failures.prefix(3))")
@@ -126,10 +124,10 @@ final class NeighborEndToEndTests: DaemonLabTest {
 
         daemon.signal(SIGTERM)
         #expect(await waitForExit(daemon))
-        #expect(log(daemon).contains("replied "), "\(log(daemon))")
-        #expect(!log(daemon).contains("replied 0"), "\(log(daemon))")
-        #expect(daemon.terminationStatus == 0, "\(log(daemon))")
-        print("dromos run log (neighbor resolution):\n\(log(daemon))")
+        #expect(log(of: daemon).contains("replied "), "\(log(of: daemon))")
+        #expect(!log(of: daemon).contains("replied 0"), "\(log(of: daemon))")
+        #expect(daemon.terminationStatus == 0, "\(log(of: daemon))")
+        print("dromos run log (neighbor resolution):\n\(log(of: daemon))")
     }
 
     /// Why backends need `dromos backend setup`: with the VIP on their lo and the kernel's default ARP
@@ -161,8 +159,8 @@ final class NeighborEndToEndTests: DaemonLabTest {
         let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path])
         defer { if daemon.isRunning { daemon.terminate() } }
         try await waitUntilRunning(daemon)
-        #expect(await waitForLog(daemon, "backend 2001:db8:18::12 resolved to \(Self.backendMACs[1]) on lb0"), "\(log(daemon))")
-        #expect(await waitForLog(daemon, "backend 2001:db8:18::11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(daemon))")
+        #expect(await waitForLog(daemon, "backend 2001:db8:18::12 resolved to \(Self.backendMACs[1]) on lb0"), "\(log(of: daemon))")
+        #expect(await waitForLog(daemon, "backend 2001:db8:18::11 resolved to \(Self.backendMACs[0]) on lb0"), "\(log(of: daemon))")
         #expect(await waitForLog(daemon, "announced \(Self.vip6) at \(Self.balancerMAC) on lb0 (unsolicited neighbor advertisement)"))
 
         let result = try await connections(net.client, count: 20, host: Self.vip6)
@@ -177,7 +175,7 @@ final class NeighborEndToEndTests: DaemonLabTest {
                 + "announced \(Self.vip6) at \(Self.balancerMAC) on lb0 (unsolicited neighbor advertisement)\n", "\(announced)")
         daemon.signal(SIGTERM)
         #expect(await waitForExit(daemon))
-        #expect(!log(daemon).contains("replied 0"), "\(log(daemon))")
+        #expect(!log(of: daemon).contains("replied 0"), "\(log(of: daemon))")
     }
 
     /// Without `announce` nobody claims the on-link VIP (the backends ran setup); a reload that adds it
@@ -190,11 +188,11 @@ final class NeighborEndToEndTests: DaemonLabTest {
         defer { if daemon.isRunning { daemon.terminate() } }
         try await waitUntilRunning(daemon)
         #expect(try await arpAnswers(net.client).isEmpty)
-        #expect(!log(daemon).contains("announced"))
+        #expect(!log(of: daemon).contains("announced"))
 
         _ = try writeConfig(to: config, announce: true)
         daemon.signal(SIGHUP)
-        #expect(await waitForLog(daemon, "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(daemon))")
+        #expect(await waitForLog(daemon, "announced \(Self.vip) at \(Self.balancerMAC) on lb0 (gratuitous ARP)"), "\(log(of: daemon))")
         #expect(try await arpAnswers(net.client) == [Self.balancerMAC])
     }
 }

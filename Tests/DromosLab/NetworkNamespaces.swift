@@ -2,9 +2,9 @@ import CLinuxPacket
 import Foundation
 import Glibc
 
-/// Named network namespaces handled with the kernel's calls rather than `ip netns`, so that teardown
+/// Named network namespaces entered and removed with the kernel's calls rather than `ip netns`, so that teardown
 /// spawns nothing: what `ip netns pids` and `ip netns del` do, done from `deinit` or after a crash.
-enum NamespaceTeardown {
+enum NetworkNamespaces {
     static func path(_ namespace: String) -> String { "/run/netns/\(namespace)" }
 
     /// SIGKILL to every process inside, then the name unmounted and removed. The namespace itself goes
