@@ -17,6 +17,7 @@ import Benchmark
 import DromosBalancer
 import DromosIO
 import DromosWire
+import Fixtures
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -85,17 +86,9 @@ final class WarmLoop<Port: PacketPort>: @unchecked Sendable {
     let worker: DatapathWorker<Port>
 
     init(wrap: (MemoryPort) -> Port) {
-        let vip = IPAddress.v4(IPv4Address(203, 0, 113, 10))
-        let backends = (0..<10).map { index in
-            BackendSpec(address: .v4(IPv4Address(198, 18, 1, UInt8(11 + index))), weight: 1,
-                        mac: MACAddress(rawValue: 0x0200_0000_0111 + UInt64(index)))
-        }
-        let service = ServiceSpec(name: "web", key: ServiceKey(vip: vip, transport: .tcp, port: 80), backends: backends)
-        let table = try! ForwardingTable(generation: 1, services: [service])
-        memory = MemoryPort(frames: (0..<Loops.flowCount).map(Loops.frame))
-        let balancer = BalancerWorker(table: table, flowTable: FlowTableSpec(capacity: 1_048_576),
-                                      sourceMAC: MACAddress(rawValue: 0x0200_0000_0001))
-        worker = DatapathWorker(index: 0, port: wrap(memory), balancer: balancer, publisher: TablePublisher(table),
+        memory = MemoryPort(frames: (0..<Loops.flowCount).map { Fixtures.tcpFrame(flow: $0) })
+        let balancer = Fixtures.webBalancer()
+        worker = DatapathWorker(index: 0, port: wrap(memory), balancer: balancer, publisher: TablePublisher(balancer.table),
                                 budget: Loops.batch)
         // One round: every flow is new once, then known.
         for _ in 0..<(Loops.flowCount / Loops.batch + 1) { worker.runBatch(now: Loops.now) }
@@ -122,19 +115,6 @@ enum Loops {
     static let batchesPerIteration = 1_000 / batch
     /// Milliseconds; fixed, so no flow ever goes idle long enough to expire.
     static let now: UInt64 = 1_000
-
-    /// Ethernet + IPv4 (198.51.x.y → 203.0.113.10) + TCP ACK to port 80; the flow number picks the
-    /// client address.
-    static func frame(_ flow: Int) -> [UInt8] {
-        let client = UInt32(0xc633_0000) | UInt32(flow & 0xffff)
-        return [
-            0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0xfe, 0x08, 0x00,
-            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0,
-            UInt8(client >> 24), UInt8(client >> 16 & 0xff), UInt8(client >> 8 & 0xff), UInt8(client & 0xff),
-            203, 0, 113, 10,
-            0x27, 0x10, 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0,
-        ]
-    }
 
     // Built on first use, in the setup of the benchmark that uses it (each runs in its own process).
     static let specialized = WarmLoop<MemoryPort> { $0 }

@@ -5,7 +5,6 @@ import DromosSystem
 import Glibc
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// The control socket: a Unix-domain stream socket served by SwiftNIO, one JSON object per line each
 /// way. Its event loop thread only moves bytes; every request is answered on the one work thread, in
@@ -27,9 +26,7 @@ public final class ControlServer: Sendable {
 
     public let path: String
     public let limits: Limits
-    private let threads: ServerThreads
-    private let listener: any Channel
-    private let stopped = Atomic<Bool>(false)
+    private let server: ListeningServer
 
     /// Binds the socket (creating its directory, replacing a stale socket) and sets its mode; connections
     /// wait in the backlog until `start`.
@@ -39,51 +36,41 @@ public final class ControlServer: Sendable {
         _ = try UnixSocket.address(path)
         try ControlSocketFile.makeDirectory(StateFile.directory(of: path))
         try ControlSocketFile.removeStale(path)
-        let threads = ServerThreads()
-        let admission = ControlAdmission(limits: limits, groupID: group?.id, service: service, work: threads.work, log: log)
-        let bootstrap = ServerBootstrap(group: threads.eventLoops)
-            .serverChannelOption(.backlog, value: Int32(limits.clients))
-            .serverChannelOption(.autoRead, value: false)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(AcceptBackoffHandler(), AcceptFailureLog(log: log))
+        let server = try ListeningServer(bind: { threads in
+            let admission = ControlAdmission(limits: limits, groupID: group?.id, service: service, work: threads.work, log: log)
+            return try ServerBootstrap(group: threads.eventLoops)
+                .serverChannelOption(.backlog, value: Int32(limits.clients))
+                .serverChannelOption(.autoRead, value: false)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(AcceptBackoffHandler(), AcceptFailureLog(log: log))
+                    }
                 }
-            }
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in admission.setUp(channel) }
-        let listener: any Channel
-        do {
-            listener = try bootstrap.bind(unixDomainSocketPath: path).wait()
-        } catch {
-            threads.shutdown()
-            throw ControlError("control socket \(path): cannot bind: \(failureText(error))")
-        }
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { channel in admission.setUp(channel) }
+                .bind(unixDomainSocketPath: path).wait()
+        }, failure: { ControlError("control socket \(path): cannot bind: \($0)") })
         do {
             try ControlSocketFile.restrictAccess(path, group: group)
         } catch {
-            try? listener.close().wait()
-            threads.shutdown()
+            server.stop()
             ControlSocketFile.remove(path)
             throw error
         }
         self.path = path
         self.limits = limits
-        self.threads = threads
-        self.listener = listener
+        self.server = server
     }
 
     /// Starts accepting.
     public func start() {
-        _ = listener.setOption(ChannelOptions.autoRead, value: true)
+        server.start()
     }
 
     /// Closes the socket and every connection (a change in progress is finished and answered first) and
     /// removes the socket file. Only the first call does anything.
     public func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        try? listener.close().wait()
-        threads.shutdown()
-        ControlSocketFile.remove(path)
+        if server.stop() { ControlSocketFile.remove(path) }
     }
 
     private static func group(_ name: String?) throws(ControlError) -> (name: String, id: gid_t)? {

@@ -8,7 +8,6 @@ import DromosWire
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// `GET /metrics` over HTTP/1.1 (NIOHTTP1): one request per connection, answered and closed. Small on
 /// purpose: Prometheus is its only client. A scrape asks the workers' mailboxes and can wait for them, so
@@ -21,56 +20,45 @@ public final class MetricsServer: Sendable {
     static let maximumRequestBytes = 8_192
 
     public let listen: ListenAddress
-    private let threads: ServerThreads
-    private let listener: any Channel
-    private let stopped = Atomic<Bool>(false)
+    private let server: ListeningServer
 
     /// Binds and listens; connections wait in the backlog until `start`.
     public init(listen: ListenAddress, exporter: MetricsExporter) throws(ControlError) {
-        let threads = ServerThreads()
-        let work = threads.work
-        let bootstrap = ServerBootstrap(group: threads.eventLoops)
-            .serverChannelOption(.backlog, value: 16)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.autoRead, value: false)
-            // One accept per read, so that AcceptLimit stops at the limit exactly.
-            .serverChannelOption(.maxMessagesPerRead, value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(AcceptBackoffHandler(), AcceptLimit(Self.maximumClients))
-                }
-            }
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(RequestSizeLimit(Self.maximumRequestBytes))
-                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-                    try pipeline.addHandler(MetricsRequestHandler(
-                        exporter: exporter, work: work, timeout: .milliseconds(Int64(Self.requestTimeoutMilliseconds))))
-                }
-            }
-        let listener: any Channel
-        do {
+        server = try ListeningServer(bind: { threads in
+            let work = threads.work
             let address = try SocketAddress(ipAddress: listen.address.description, port: Int(listen.port))
-            listener = try bootstrap.bind(to: address).wait()
-        } catch {
-            threads.shutdown()
-            throw ControlError("metrics.listen: cannot listen on \(listen): \(failureText(error))")
-        }
+            return try ServerBootstrap(group: threads.eventLoops)
+                .serverChannelOption(.backlog, value: 16)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.autoRead, value: false)
+                // One accept per read, so that AcceptLimit stops at the limit exactly.
+                .serverChannelOption(.maxMessagesPerRead, value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(AcceptBackoffHandler(), AcceptLimit(Self.maximumClients))
+                    }
+                }
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(RequestSizeLimit(Self.maximumRequestBytes))
+                        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+                        try pipeline.addHandler(MetricsRequestHandler(
+                            exporter: exporter, work: work, timeout: .milliseconds(Int64(Self.requestTimeoutMilliseconds))))
+                    }
+                }
+                .bind(to: address).wait()
+        }, failure: { ControlError("metrics.listen: cannot listen on \(listen): \($0)") })
         self.listen = listen
-        self.threads = threads
-        self.listener = listener
     }
 
     /// Starts accepting.
     public func start() {
-        _ = listener.setOption(ChannelOptions.autoRead, value: true)
+        server.start()
     }
 
     /// Closes the listener and every connection. Only the first call does anything.
     public func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        try? listener.close().wait()
-        threads.shutdown()
+        server.stop()
     }
 }
