@@ -121,6 +121,7 @@ public final class Daemon: @unchecked Sendable {
         do { announcer = try VIPAnnouncer(interface: config.interface, mac: ownMAC) } catch {
             throw Failure(lines: ["\(error)"])
         }
+        let checker = try makeHealthChecker(plane: plane, interface: config.interface, mac: ownMAC)
         let table = plane.running.table
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
         let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
@@ -165,17 +166,19 @@ public final class Daemon: @unchecked Sendable {
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
-                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log,
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, health: checker.board, log: log,
                                         announce: { [unowned self] in self.announceVIPs() }),
                 limits: controlLimits, log: log)
         } catch {
+            checker.stop()
             throw Failure(lines: [error.message])
         }
         if let listen = config.metricsListen {
             do {
-                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader, health: checker.board))
             } catch {
                 server.stop()
+                checker.stop()
                 throw Failure(lines: [error.message])
             }
         } else {
@@ -192,6 +195,7 @@ public final class Daemon: @unchecked Sendable {
             self.log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
                      + rule.vips.map(\.description).joined(separator: ", "))
             self.threads = starters.take().map { $0() } + [self.startNeighborThread(handOver.take())]
+            checker.update(plane.running.pool.services)
             server.start()
             metrics?.start()
             self.log("running: \(self.workerCount) worker(s) on \(config.interface) (\(self.settings.io.rawValue), fanout group \(fanoutGroup)), "
@@ -202,6 +206,7 @@ public final class Daemon: @unchecked Sendable {
             // Requests first: no change may wait for workers that are already gone.
             server.stop()
             metrics?.stop()
+            checker.stop()
             self.log("stopping: the workers drain their rings")
             self.stopWorkers()
             self.logTotals()
@@ -215,6 +220,7 @@ public final class Daemon: @unchecked Sendable {
         let lifecycle = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: stages, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var failure: Failure? = nil
+        defer { checker.stop() }
         do { try await lifecycle.run() } catch let stageFailure as Failure {
             failure = stageFailure
         } catch {
