@@ -13,6 +13,10 @@ let package = Package(
         .executable(name: "dromos", targets: ["dromos"]),
         .library(name: "DromosWire", targets: ["DromosWire"]),
         .library(name: "DromosBalancer", targets: ["DromosBalancer"]),
+        // DromosSystem, DromosIO and DromosDatapath for Benchmarks/ (the worker loop over `MemoryPort`).
+        .library(name: "DromosSystem", targets: ["DromosSystem"]),
+        .library(name: "DromosIO", targets: ["DromosIO"]),
+        .library(name: "DromosDatapath", targets: ["DromosDatapath"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         .systemLibrary(
@@ -29,24 +36,62 @@ let package = Package(
         ),
         // Headers of the kernel's AF_PACKET ABI, plus one-liners Swift cannot express (see the header).
         .target(name: "CLinuxPacket"),
+        .target(
+            name: "DromosSystem",
+            dependencies: ["CLinuxPacket", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
         .target(name: "DromosWire", swiftSettings: strict),
         .target(name: "DromosBalancer", dependencies: ["DromosWire"], swiftSettings: strict),
-        .target(name: "DromosIO", dependencies: ["DromosWire", "DromosBalancer", "CPcap", "CLinuxPacket"], swiftSettings: strict),
+        .target(name: "DromosIO", dependencies: ["DromosSystem", "DromosWire", "CPcap", "CLinuxPacket"], swiftSettings: strict),
+        .target(name: "DromosDatapath", dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", "DromosIO"], swiftSettings: strict),
         .target(
-            name: "DromosControl",
+            name: "DromosConfig",
+            dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosHost",
             dependencies: [
-                "DromosWire", "DromosBalancer", "DromosIO",
-                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosConfig", "DromosIO", "CLinuxPacket",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosControlPlane",
+            dependencies: [
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosDatapath", "DromosConfig", "DromosHost",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosDaemon",
+            dependencies: [
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
+                "DromosControlPlane", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DromosOffline",
+            dependencies: ["DromosWire", "DromosBalancer", "DromosIO", "DromosConfig"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "dromos",
             dependencies: [
-                "DromosControl",
-                "DromosIO",
+                "DromosSystem", "DromosWire", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost", "DromosControlPlane",
+                "DromosDaemon", "DromosOffline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -72,17 +117,23 @@ let package = Package(
         ),
         .testTarget(
             name: "DromosIOTests",
-            dependencies: ["DromosIO", "DromosWire", "CAllocationCounter", "CLinuxPacket", "DromosLab"],
+            dependencies: [
+                "DromosSystem", "DromosIO", "DromosDatapath", "DromosBalancer", "DromosWire", "CAllocationCounter", "CLinuxPacket",
+                "DromosLab",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DromosControlTests",
-            dependencies: ["DromosControl", "DromosIO", "DromosLab", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
+                "DromosControlPlane", "DromosDaemon", "DromosOffline", "DromosLab", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["CLinuxPacket", "DromosLab", "dromos"],
+            dependencies: ["CLinuxPacket", "DromosLab", "dromos", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -11,11 +11,12 @@ let settings: [SwiftSetting] = [
 ]
 
 /// One executable per area, each with the benchmark plugin and the Dromos libraries it measures.
-func benchmarkTarget(_ name: String, measuring libraries: [String]) -> Target {
+func benchmarkTarget(_ name: String, measuring libraries: [String], fixtures: Bool = false) -> Target {
     .executableTarget(
         name: name,
         dependencies: [.product(name: "Benchmark", package: "benchmark")]
-            + libraries.map { .product(name: $0, package: "Dromos") },
+            + libraries.map { .product(name: $0, package: "Dromos") }
+            + (fixtures ? ["Fixtures"] : []),
         path: name,
         swiftSettings: settings,
         plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -33,6 +34,13 @@ let package = Package(
     targets: [
         benchmarkTarget("Parsing", measuring: ["DromosWire"]),
         benchmarkTarget("Balancer", measuring: ["DromosBalancer", "DromosWire"]),
-        benchmarkTarget("Decide", measuring: ["DromosBalancer", "DromosWire"]),
+        benchmarkTarget("Decide", measuring: ["DromosBalancer", "DromosWire"], fixtures: true),
+        benchmarkTarget("Worker", measuring: ["DromosSystem", "DromosIO", "DromosDatapath", "DromosBalancer", "DromosWire"], fixtures: true),
+        .target(
+            name: "Fixtures",
+            dependencies: [.product(name: "DromosBalancer", package: "Dromos"), .product(name: "DromosWire", package: "Dromos")],
+            path: "Fixtures",
+            swiftSettings: settings
+        ),
     ]
 )

@@ -7,6 +7,7 @@
 import Benchmark
 import DromosBalancer
 import DromosWire
+import Fixtures
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -125,21 +126,12 @@ final class WarmDatapath: @unchecked Sendable {
     static let frameLength = 54
     static let stride = 64
 
-    let table: ForwardingTable
     let worker: BalancerWorker
     let frames: UnsafeMutableRawBufferPointer
     var cursor = 0
 
     private init() {
-        let vip = IPAddress.v4(IPv4Address(203, 0, 113, 10))
-        let backends = (0..<10).map { index in
-            BackendSpec(address: .v4(IPv4Address(198, 18, 1, UInt8(11 + index))), weight: 1,
-                        mac: MACAddress(rawValue: 0x0200_0000_0111 + UInt64(index)))
-        }
-        let service = ServiceSpec(name: "web", key: ServiceKey(vip: vip, transport: .tcp, port: 80), backends: backends)
-        table = try! ForwardingTable(generation: 1, services: [service])
-        worker = BalancerWorker(table: table, flowTable: FlowTableSpec(capacity: 1_048_576),
-                                sourceMAC: MACAddress(rawValue: 0x0200_0000_0001))
+        worker = Fixtures.webBalancer()
         frames = .allocate(byteCount: Self.flowCount * Self.stride, alignment: 64)
         frames.initializeMemory(as: UInt8.self, repeating: 0)
         for flow in 0..<Self.flowCount {
@@ -148,20 +140,9 @@ final class WarmDatapath: @unchecked Sendable {
         }
     }
 
-    /// Ethernet + IPv4 (198.51.x.y → 203.0.113.10) + TCP ACK to port 80; the flow number picks the
-    /// client address and port.
     private func writeFrame(_ flow: Int) {
         let base = frames.baseAddress! + flow * Self.stride
-        let client = UInt32(0xc633_0000) | UInt32(flow & 0xffff)
-        let port = UInt16(10_000 + flow >> 16)
-        let header: [UInt8] = [
-            0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0xfe, 0x08, 0x00,
-            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0,
-            UInt8(client >> 24), UInt8(client >> 16 & 0xff), UInt8(client >> 8 & 0xff), UInt8(client & 0xff),
-            203, 0, 113, 10,
-            UInt8(port >> 8), UInt8(port & 0xff), 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0,
-        ]
-        header.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        Fixtures.tcpFrame(flow: flow).withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
     @inline(__always)

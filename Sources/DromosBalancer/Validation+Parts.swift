@@ -7,13 +7,15 @@ extension BackendSpec {
     public func problems() -> [FieldProblem] {
         var problems: [FieldProblem] = []
         if let reason = address.reasonNotUnicast { problems.append(FieldProblem(path: "address", reason: reason)) }
-        if !(Self.allowedWeights ~= weight) {
-            problems.append(FieldProblem(
-                path: "weight",
-                reason: "must be an integer from \(Self.allowedWeights.lowerBound) to \(Self.allowedWeights.upperBound), got \(weight)"))
-        }
+        if let reason = Self.reasonNotAWeight(weight) { problems.append(FieldProblem(path: "weight", reason: reason)) }
         if let reason = mac?.reasonNotUnicast { problems.append(FieldProblem(path: "mac", reason: reason)) }
         return problems
+    }
+
+    /// Why `weight` cannot be a backend's; nil when it can. On its own for a change of the weight alone.
+    public static func reasonNotAWeight(_ weight: Int) -> String? {
+        guard !(allowedWeights ~= weight) else { return nil }
+        return "must be an integer from \(allowedWeights.lowerBound) to \(allowedWeights.upperBound), got \(weight)"
     }
 }
 

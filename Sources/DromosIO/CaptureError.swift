@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// A capture file that cannot be used, with the file and the reason.
 public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     public let path: String

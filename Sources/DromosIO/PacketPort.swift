@@ -1,3 +1,6 @@
+public import DromosSystem
+import DromosWire
+
 /// What a worker loop needs from a live port: receive a batch in place, transmit a copy, flush, wait.
 /// `AFPacketPort` and `PcapLivePort` conform, so the loop (`PortBridge`, later the balancer's worker)
 /// is written once and specialized for each.

@@ -1,4 +1,6 @@
 import CPcap
+import DromosSystem
+import DromosWire
 
 /// One frame of a capture file. `bytes` points into libpcap's buffer and is valid only inside the
 /// callback that receives it: the next frame overwrites it.

@@ -1,4 +1,6 @@
 import CPcap
+import DromosSystem
+import DromosWire
 
 /// Writes frames to a pcap file through libpcap, so what `replay` writes opens in any tool.
 public final class PcapFileWriter {

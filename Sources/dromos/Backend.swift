@@ -1,5 +1,9 @@
 import ArgumentParser
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosHost
+import DromosOffline
 import DromosWire
 
 struct Backend: ParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Dromos: ParsableCommand {
+struct Dromos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A layer-4 direct-routing load balancer.",
         subcommands: [Run.self, Ctl.self, Explain.self, Replay.self, WhatIf.self, CheckConfig.self, Backend.self, LabBridge.self])

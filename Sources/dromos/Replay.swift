@@ -1,5 +1,9 @@
 import ArgumentParser
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosHost
+import DromosOffline
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(

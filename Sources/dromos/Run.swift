@@ -1,8 +1,12 @@
 import ArgumentParser
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosHost
+import DromosOffline
 import Logging
 
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the balancer on a live interface (root).",
         discussion: """
@@ -60,13 +64,13 @@ struct Run: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let logger = Logger(label: "dromos") { label in StandardErrorLogHandler(label: label, level: level) }
         let daemon = Daemon(configPath: config, settings: DatapathSettings(io: io.packetIO, workers: workers, receiveRing: receiveRing?.kind),
                             logger: logger)
         do {
-            try daemon.run()
+            try await daemon.run()
         } catch {
             for line in error.lines { printError("dromos run: \(line)") }
             throw ExitCode.failure

@@ -1,7 +1,13 @@
 import Foundation
 import Testing
 import DromosBalancer
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosWire
 
 @Suite struct ConfigLoaderValidTests: ConfigTestHelpers {

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosBalancer
 
 /// Every class of problem, each asserting the exact path and reason, and that nothing else is reported.

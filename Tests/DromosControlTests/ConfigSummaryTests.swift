@@ -1,6 +1,12 @@
 import Testing
 import DromosBalancer
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 
 @Suite struct ConfigSummaryTests: ConfigTestHelpers {
     @Test func printsTheNormalizedConfiguration() {

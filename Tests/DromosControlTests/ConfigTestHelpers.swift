@@ -1,5 +1,11 @@
 import DromosBalancer
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosWire
 
 /// Shared by the configuration suites. A protocol, so that each suite reads the helpers unqualified

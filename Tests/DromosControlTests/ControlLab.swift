@@ -1,5 +1,11 @@
 import DromosBalancer
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosIO
 import DromosLab
 import DromosWire

@@ -1,5 +1,11 @@
 import DromosBalancer
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosWire
 import Foundation
 import Testing
@@ -77,6 +83,40 @@ final class ControlPersistenceTests {
         #expect { try lab.start() } throws: { "\($0)".contains("format 9 is not one this dromos reads") }
     }
 
+    /// Format 1 was written with the control protocol's old health names (`interval_ms`), `null` for what
+    /// a service or backend does not have and a table size for every scheduler; a dromos started on one
+    /// keeps the runtime changes in it, and writes format 2 from then on.
+    @Test func aFormat1StateFileIsStillRead() throws {
+        let web = #"{"name": "web", "vip": "203.0.113.10", "port": 80, "protocol": "tcp", "scheduler": "rr", "maglev_table_size": 65537, "#
+            + #""health": null, "backends": [{"address": "198.18.0.11", "weight": 1, "mac": "02:00:00:00:01:11"}, "#
+            + #"{"address": "198.18.0.12", "weight": 1, "mac": null}], "announce": "none"}"#
+        let dns = #"{"name": "dns", "vip": "203.0.113.53", "port": null, "protocol": "udp", "scheduler": "sh", "maglev_table_size": 251, "#
+            + #""health": {"type": "tcp", "port": 53, "interval_ms": 1500, "timeout_ms": 1000, "rise": 2, "fall": 3}, "#
+            + #""backends": [{"address": "198.18.0.12", "weight": 2, "mac": null}], "announce": "arp"}"#
+        let text = #"{"format": 1, "config_services": ["# + web + #"], "services": ["# + web + ", " + dns
+            + #"], "drained": [{"service": "web", "address": "198.18.0.11"}]}"#
+        let stateFile = StateFile(path: lab.statePath)
+        let saved = try stateFile.decode(text)
+
+        func ip(_ text: String) throws -> IPAddress { try IPAddress(parsing: text) }
+        let webSpec = ServiceSpec(
+            name: "web", key: ServiceKey(vip: try ip("203.0.113.10"), transport: .tcp, port: 80), scheduler: .rr,
+            backends: [BackendSpec(address: try ip("198.18.0.11"), mac: try MACAddress(parsing: "02:00:00:00:01:11")),
+                       BackendSpec(address: try ip("198.18.0.12"))])
+        let dnsSpec = ServiceSpec(
+            name: "dns", key: ServiceKey(vip: try ip("203.0.113.53"), transport: .udp, port: nil), scheduler: .sh,
+            maglevTableSize: 251,
+            health: HealthCheckSpec(type: .tcp, port: 53, intervalMilliseconds: 1_500, timeoutMilliseconds: 1_000),
+            backends: [BackendSpec(address: try ip("198.18.0.12"), weight: 2)], announce: .arp)
+        #expect(saved == SavedState(configServices: [webSpec], pool: RuntimePool(
+            services: [webSpec, dnsSpec], drained: [RuntimePool.Member(service: "web", address: try ip("198.18.0.11"))])))
+
+        let rewritten = stateFile.encode(saved)
+        #expect(rewritten.hasPrefix(#"{"format": 2, "#) && rewritten.contains(#""interval": "1500ms", "timeout": "1s""#), "\(rewritten)")
+        #expect(!rewritten.contains("null"), "\(rewritten)")
+        #expect(try stateFile.decode(rewritten) == saved)
+    }
+
     @Test func theStateFileIsReplacedAtomically() throws {
         try lab.start()
         #expect(try lab.ask(#"{"command": "backend weight", "service": "web", "address": "198.18.0.12", "weight": 3}"#).isOK)
@@ -85,6 +125,6 @@ final class ControlPersistenceTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: lab.statePath)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         // JSON is YAML: an operator's YAML tools read it.
-        #expect(lab.stateFileText.hasPrefix("{\"format\": 1, \"config_services\": ["))
+        #expect(lab.stateFileText.hasPrefix("{\"format\": 2, \"config_services\": ["))
     }
 }

@@ -1,5 +1,11 @@
 import DromosBalancer
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosWire
 import Foundation
 import Glibc
@@ -116,16 +122,23 @@ final class ControlSocketTests {
             (#"{"command": "status", "verbose": true}"#, "unknown field \"verbose\""),
             (#"{"command": "vip announce"}"#, "this daemon cannot send announcements"),
             (#"{"command": "service add", "service": {"name": "w3", "vip": "203.0.113.12", "announce": "bgp", "backends": [{"address": "198.18.0.11"}]}}"#,
-             "field \"service.announce\" must be one of none, arp, got \"bgp\""),
+             "service.announce: must be one of none, arp, got \"bgp\""),
             (#"{"command": "backends"}"#, "missing field \"service\""),
             (#"{"command": "backends", "service": "mail"}"#, "unknown service \"mail\" (running: web)"),
             (#"{"command": "flows", "service": "web", "limit": 0}"#, "field \"limit\" must be an integer from 1 to 10000, got 0"),
             (#"{"command": "backend add", "service": "web", "address": "198.18.0.300"}"#,
-             "field \"address\" must be an IPv4 or IPv6 address, got \"198.18.0.300\""),
+             "address: '198.18.0.300' is not an IPv4 address: part 4 (300) is above 255"),
             (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "weight": 70000}"#,
-             "field \"weight\" must be an integer from 0 to 65535, got 70000"),
-            (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "weight": 1.5}"#, "field \"weight\" must be an integer from 0 to 65535, got 1.5"),
-            (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "mac": "zz"}"#, "field \"mac\" must be a MAC address"),
+             "weight: must be an integer from 0 to 65535, got 70000"),
+            (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "weight": 1.5}"#, "weight: must be an integer from 0 to 65535, got \"1.5\""),
+            (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "mac": "zz"}"#, "mac: 'zz' is not a MAC address"),
+            (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "mac": null}"#,
+             "mac: has no value; leave the key out for the default"),
+            (#"{"command": "backend add", "service": "web", "address": "198.18.0.13", "colour": 1}"#,
+             "colour: is not a known key; expected one of: address, weight, mac"),
+            (#"{"command": "backend weight", "service": "web", "address": "198.18.0.11", "weight": -1}"#,
+             "weight: must be an integer from 0 to 65535, got -1"),
+            (#"{"command": "backend drain", "service": "web", "address": "web1"}"#, "address: 'web1' is not an IPv4 address"),
             (#"{"command": "backend add", "service": "web", "address": "198.18.0.11", "mac": "02:00:00:00:01:11"}"#,
              "service \"web\" has backend 198.18.0.11 already"),
             (#"{"command": "backend add", "service": "web", "address": "224.0.0.1", "mac": "02:00:00:00:01:11"}"#, "address"),
@@ -142,9 +155,12 @@ final class ControlSocketTests {
             (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "backends": []}}"#,
              "service.backends: must list at least one backend"),
             (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "scheduler": "fastest"}}"#,
-             "field \"service.scheduler\" must be one of maglev, rr, wrr, lc, wlc, sh, got \"fastest\""),
+             "service.scheduler: must be one of maglev, rr, wrr, lc, wlc, sh, got \"fastest\"; service.backends: is required"),
             (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "backends": [{"address": "198.18.0.11", "colour": 1}]}}"#,
-             "unknown field \"service.backends[0].colour\""),
+             "service.backends[0].colour: is not a known key; expected one of: address, weight, mac"),
+            (#"{"command": "service add", "service": {"name": "x", "vip": "203.0.113.11", "health": {"type": "tcp", "interval_ms": 2000}, "#
+                + #""backends": [{"address": "198.18.0.11"}]}}"#,
+             "service.health.interval_ms: is not a known key (the field is interval, a duration with its unit such as \"2s\" or \"2000ms\")"),
         ]
         for (request, expected) in cases {
             let reply = try client.request(request)
@@ -164,6 +180,31 @@ final class ControlSocketTests {
         let status = try client.request(#"{"command": "status"}"#)
         #expect(status["generation"]?.int == 2 && status["refused_changes"]?.int ?? 0 >= 5, "\(status)")
         #expect(lab.stateFileText != stateBefore, "the one accepted reload was written")
+        #expect(try StateFile(path: lab.statePath).load()?.pool == lab.plane.running.pool)
+    }
+
+    /// `service add` takes a service as the config file writes it, health check included, and runs the
+    /// spec the file would give.
+    @Test func serviceAddTakesTheConfigFilesService() throws {
+        let request = #"{"command": "service add", "service": {"name": "api", "vip": "203.0.113.20", "port": 8080, "protocol": "TCP", "#
+            + #""scheduler": "sh", "maglev_table_size": 251, "health": {"type": "tcp", "interval": "3s", "timeout": "500ms"}, "#
+            + #""backends": [{"address": "198.18.0.11", "mac": "02:00:00:00:01:11", "weight": 2}]}}"#
+        let reply = try lab.ask(request)
+        #expect(reply.isOK, "\(reply)")
+        let yaml = """
+            interface: lo
+            services:
+              - name: api
+                vip: 203.0.113.20
+                port: 8080
+                protocol: tcp
+                scheduler: sh
+                maglev_table_size: 251
+                health: { type: tcp, interval: 3s, timeout: 500ms }
+                backends:
+                  - { address: 198.18.0.11, mac: "02:00:00:00:01:11", weight: 2 }
+            """
+        #expect(lab.plane.running.pool.services.last == (try ConfigLoader.parse(yaml: yaml, source: "t").balancer.services.first))
         #expect(try StateFile(path: lab.statePath).load()?.pool == lab.plane.running.pool)
     }
 

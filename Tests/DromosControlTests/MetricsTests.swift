@@ -1,4 +1,10 @@
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosWire
 import DromosLab
 import Foundation

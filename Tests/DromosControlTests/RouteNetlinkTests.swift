@@ -1,5 +1,11 @@
 import Testing
-import DromosControl
+import DromosConfig
+import DromosControlPlane
+import DromosDaemon
+import DromosDatapath
+import DromosHost
+import DromosOffline
+import DromosSystem
 import DromosWire
 
 /// rtnetlink against the kernel of the test's namespace, read only (no root needed, nothing changed),

@@ -1,6 +1,8 @@
 import CAllocationCounter
 import DromosBalancer
+import DromosDatapath
 import DromosIO
+import DromosSystem
 import DromosWire
 import DromosLab
 import Foundation

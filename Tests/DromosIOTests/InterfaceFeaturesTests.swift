@@ -1,4 +1,6 @@
+import DromosDatapath
 import DromosIO
+import DromosSystem
 import DromosLab
 import Foundation
 import Testing

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import DromosDatapath
 import DromosIO
+import DromosSystem
 
 /// Each test gets its own directory of capture files, removed when the test ends.
 @Suite final class PcapFileTests {

@@ -1,5 +1,7 @@
 import CAllocationCounter
+import DromosDatapath
 import DromosIO
+import DromosSystem
 import DromosWire
 import DromosLab
 import Foundation

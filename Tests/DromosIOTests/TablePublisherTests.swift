@@ -1,5 +1,7 @@
 import DromosBalancer
+import DromosDatapath
 import DromosIO
+import DromosSystem
 import DromosWire
 import Foundation
 import Synchronization

@@ -95,6 +95,34 @@ final class ControlEndToEndTests: DaemonLabTest {
         try await LabCommand.outcome([Self.dromos, "ctl"] + arguments.prefix(2) + ["--socket", socket] + arguments.dropFirst(2))
     }
 
+    /// `--socket` and `--json` before the subcommand, after it, and around a nested one, against the running
+    /// daemon; given in both places, the one after the subcommand wins. Changes nothing: the nested command
+    /// is one the daemon refuses, and its reason shows the request got there.
+    func globalOptionsGoBeforeOrAfterTheSubcommand() async throws {
+        let missing = directory.appendingPathComponent("none.sock").path
+        func run(_ arguments: [String]) async throws -> CommandOutcome {
+            try await LabCommand.outcome([Self.dromos, "ctl"] + arguments)
+        }
+        let before = try await run(["--socket", socket, "status"])
+        #expect(before.status == 0 && before.output.contains("generation        1"), "\(before)")
+        let after = try await run(["status", "--socket", socket])
+        #expect(after.status == 0 && after.output.contains("generation        1"), "\(after)")
+        for arguments in [["--json", "--socket", socket, "stats"], ["stats", "--socket", socket, "--json"]] {
+            let stats = try await run(arguments)
+            #expect(stats.status == 0 && stats.output.hasPrefix("{\"ok\": true") && stats.output.contains("\"workers_answered\": 2"),
+                    "\(arguments): \(stats)")
+        }
+        for arguments in [["--socket", socket, "--json", "vip", "announce"], ["vip", "announce", "--json", "--socket", socket]] {
+            let announce = try await run(arguments)
+            #expect(announce.status == 1 && announce.output.hasPrefix("{\"ok\": false")
+                    && announce.errors.contains("nothing to announce"), "\(arguments): \(announce)")
+        }
+        let socketAfterWins = try await run(["--socket", missing, "status", "--socket", socket])
+        #expect(socketAfterWins.status == 0, "\(socketAfterWins)")
+        let missingAfterWins = try await run(["--socket", socket, "status", "--socket", missing])
+        #expect(missingAfterWins.status == 1 && missingAfterWins.errors.contains("none.sock"), "\(missingAfterWins)")
+    }
+
     func startDaemon(_ net: Topology, config: URL) async throws -> RunningCommand {
         let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2"])
         try await waitUntilRunning(daemon)
@@ -135,6 +163,7 @@ final class ControlEndToEndTests: DaemonLabTest {
         #expect(try await LabCommand.run([Self.dromos, "ctl", "status", "--config", config.path]).contains("generation        1"))
         let services = try await ctl(["services", "--json"])
         #expect(services.status == 0 && services.output.hasPrefix("{\"ok\": true, \"services\": [{\"name\": \"web\""), "\(services)")
+        try await globalOptionsGoBeforeOrAfterTheSubcommand()
         let before = try await connections(net.client, count: 20)
         #expect(before.failures.isEmpty && before.answers.count == 2 && before.answers.values.reduce(0, +) == 20, "\(before)")
 

@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// How an `AFPacketPort` sets up its socket. The defaults are the production choice measured in
 /// docs/ARCHITECTURE.md ("AF_PACKET port"); tests shrink the rings.
 public struct AFPacketConfiguration: Sendable {

@@ -1,3 +1,6 @@
+public import DromosSystem
+import DromosWire
+
 /// Why an `AFPacketPort` could not be opened.
 public enum AFPacketError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The configuration cannot describe a ring the kernel accepts; the text says which rule.

@@ -1,4 +1,6 @@
 import CLinuxPacket
+public import DromosSystem
+import DromosWire
 import Glibc
 
 /// A live port on one interface through an AF_PACKET socket: an RX ring (TPACKET_V3 or V2) and a TX

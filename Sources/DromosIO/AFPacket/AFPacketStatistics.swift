@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// What a port counted since it opened. Kernel figures are accumulated here because
 /// PACKET_STATISTICS resets on every read.
 public struct AFPacketStatistics: Sendable, Equatable {

@@ -1,4 +1,6 @@
 import CLinuxPacket
+public import DromosSystem
+import DromosWire
 import Glibc
 
 /// A send-only packet socket on one interface, for the few frames the control plane writes itself

@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// The offload state of a frame, from and to the kernel's `virtio_net_hdr` (PACKET_VNET_HDR).
 ///
 /// Frames from a local sender over veth are CHECKSUM_PARTIAL and, with GRO/TSO, up to 64 KiB long.

@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// Finishes an L4 checksum the sender's kernel left partial (CHECKSUM_PARTIAL), as a NIC or the
 /// kernel's skb_checksum_help would: the checksum field already holds the pseudo-header sum, so the
 /// Internet checksum from `start` to the frame's end, complemented, is the final value.

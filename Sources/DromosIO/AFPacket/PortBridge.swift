@@ -1,3 +1,5 @@
+import DromosSystem
+import DromosWire
 import Glibc
 
 /// Forwards frames unchanged between two ports: the lab's stand-in for the balancer's worker loop

@@ -1,4 +1,6 @@
 import CLinuxPacket
+import DromosSystem
+import DromosWire
 
 /// RX counters kept beside the ring state (not in the port's statistics) so that a `transmit` from
 /// inside a `receive` body never writes the same struct the receive loop holds.

@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// One frame in the RX ring, handed to the `receive` body. `bytes` points into the ring and is valid
 /// only inside the body: the slot goes back to the kernel after it. The frame is the wire frame: a
 /// VLAN tag the kernel stripped has been put back. It may be rewritten in place and passed to

@@ -1,4 +1,6 @@
 import CLinuxPacket
+import DromosSystem
+import DromosWire
 
 /// Where blocks and frames sit in a mapped ring. Frames never span blocks, so frame `i` is in block
 /// `i / framesPerBlock`.

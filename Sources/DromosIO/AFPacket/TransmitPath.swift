@@ -1,4 +1,6 @@
 import CLinuxPacket
+import DromosSystem
+import DromosWire
 import Glibc
 
 struct TransmitCounters {

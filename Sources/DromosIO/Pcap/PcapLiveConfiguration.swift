@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// How a `PcapLivePort` sets up its libpcap handle.
 public struct PcapLiveConfiguration: Sendable {
     /// The largest frame libpcap hands over whole (pcap_set_snaplen): a 64 KiB GRO super-frame fits,

@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// Why a `PcapLivePort` could not be opened or used: the interface, the libpcap call, and libpcap's
 /// own message (errbuf, pcap_geterr or pcap_statustostr).
 public struct PcapLiveError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,6 @@
 import CPcap
+import DromosSystem
+import DromosWire
 
 /// Where the pcap_dispatch callback leaves one frame, passed through its `user` pointer: it lives on
 /// the stack of `receive`. The callback only copies; the body runs in `receive` (see there why).

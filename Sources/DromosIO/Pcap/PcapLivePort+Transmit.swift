@@ -1,4 +1,6 @@
 import CPcap
+import DromosSystem
+import DromosWire
 
 extension PcapLivePort {
     /// Sends `frame` at once with pcap_inject: one send() per frame (libpcap has no batched send and

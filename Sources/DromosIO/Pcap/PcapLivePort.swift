@@ -1,5 +1,7 @@
 import CLinuxPacket
 import CPcap
+public import DromosSystem
+import DromosWire
 import Glibc
 
 /// A live port on one interface through libpcap (`--io pcap`): the portable fallback next to
@@ -92,7 +94,7 @@ public final class PcapLivePort {
                                         socklen_t(MemoryLayout<UInt32>.size))
                 guard status == 0 else {
                     throw PcapLiveError(interface: interface, call: "setsockopt(PACKET_FANOUT) on pcap_fileno",
-                                        message: String(cString: strerror(errno)))
+                                        message: systemErrorText())
                 }
             }
             selectableDescriptor = descriptor

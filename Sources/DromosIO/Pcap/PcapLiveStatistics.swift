@@ -1,3 +1,6 @@
+import DromosSystem
+import DromosWire
+
 /// What a `PcapLivePort` counted since it opened. The kernel's part comes from pcap_stats as of the
 /// last `updateKernelStatistics()`; libpcap accumulates those itself (the socket's counters reset on
 /// read, libpcap's do not). They are 32-bit in libpcap and wrap.

@@ -1,0 +1,15 @@
+public import DromosBalancer
+public import DromosWire
+
+/// One change to the running pool, as the control socket and SIGHUP ask for it.
+public enum PoolChange: Sendable, Equatable {
+    case addService(ServiceSpec)
+    case removeService(String)
+    case addBackend(service: String, BackendSpec)
+    case removeBackend(service: String, address: IPAddress)
+    case setWeight(service: String, address: IPAddress, weight: Int)
+    case drain(service: String, address: IPAddress)
+    case undrain(service: String, address: IPAddress)
+    /// Re-read the config file: its pool replaces the running one, runtime changes and drains included.
+    case reload
+}
