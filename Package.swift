@@ -13,7 +13,8 @@ let package = Package(
         .executable(name: "dromos", targets: ["dromos"]),
         .library(name: "DromosWire", targets: ["DromosWire"]),
         .library(name: "DromosBalancer", targets: ["DromosBalancer"]),
-        // DromosIO and DromosDatapath for Benchmarks/ (the worker loop over `MemoryPort`).
+        // DromosSystem, DromosIO and DromosDatapath for Benchmarks/ (the worker loop over `MemoryPort`).
+        .library(name: "DromosSystem", targets: ["DromosSystem"]),
         .library(name: "DromosIO", targets: ["DromosIO"]),
         .library(name: "DromosDatapath", targets: ["DromosDatapath"]),
     ],

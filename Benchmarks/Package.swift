@@ -35,7 +35,7 @@ let package = Package(
         benchmarkTarget("Parsing", measuring: ["DromosWire"]),
         benchmarkTarget("Balancer", measuring: ["DromosBalancer", "DromosWire"]),
         benchmarkTarget("Decide", measuring: ["DromosBalancer", "DromosWire"], fixtures: true),
-        benchmarkTarget("Worker", measuring: ["DromosIO", "DromosBalancer", "DromosWire"], fixtures: true),
+        benchmarkTarget("Worker", measuring: ["DromosSystem", "DromosIO", "DromosDatapath", "DromosBalancer", "DromosWire"], fixtures: true),
         .target(
             name: "Fixtures",
             dependencies: [.product(name: "DromosBalancer", package: "Dromos"), .product(name: "DromosWire", package: "Dromos")],

@@ -15,7 +15,9 @@
 
 import Benchmark
 import DromosBalancer
+import DromosDatapath
 import DromosIO
+import DromosSystem
 import DromosWire
 import Fixtures
 
