@@ -19,7 +19,7 @@ public final class HealthChecker: Sendable {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let work = NIOThreadPool(numberOfThreads: 1)
     private let loop: any EventLoop
-    private let state: NIOLoopBound<LoopState>
+    private let loopState: LoopState
     private let tcp: TCPProbe
     private let http: HTTPProbe
     private let dsr: DSRProbe
@@ -27,7 +27,8 @@ public final class HealthChecker: Sendable {
     private let log: @Sendable (String) -> Void
     private let stopped = Atomic<Bool>(false)
 
-    private final class LoopState {
+    /// Touched on `loop` only (every access below runs there), hence unchecked.
+    private final class LoopState: @unchecked Sendable {
         var schedule: HealthSchedule
         var timer: Scheduled<Void>?
         var timerDeadline: UInt64?
@@ -40,7 +41,7 @@ public final class HealthChecker: Sendable {
                 downChanged: @escaping @Sendable (Set<BackendKey>) -> Void,
                 log: @escaping @Sendable (String) -> Void) {
         loop = group.next()
-        state = NIOLoopBound(LoopState(schedule: HealthSchedule(concurrency: concurrency)), eventLoop: loop)
+        loopState = LoopState(schedule: HealthSchedule(concurrency: concurrency))
         tcp = TCPProbe(source: source)
         http = HTTPProbe(tcp: tcp)
         dsr = DSRProbe(source: source, backendMAC: backendMAC)
@@ -54,7 +55,7 @@ public final class HealthChecker: Sendable {
     public func update(_ services: [ServiceSpec]) {
         let targets = HealthTarget.all(services)
         loop.execute { [self] in
-            let state = state.value
+            let state = loopState
             state.schedule.update(targets, now: Self.now())
             board.replace(state.schedule.healthByKey, targets: state.schedule.targets)
             publishDown()
@@ -66,8 +67,8 @@ public final class HealthChecker: Sendable {
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? loop.submit { [self] in
-            state.value.timer?.cancel()
-            state.value.timer = nil
+            loopState.timer?.cancel()
+            loopState.timer = nil
         }.wait()
         dsr.stop()
         try? group.syncShutdownGracefully()
@@ -77,7 +78,7 @@ public final class HealthChecker: Sendable {
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
 
     private func arm() {
-        let state = state.value
+        let state = loopState
         guard !stopped.load(ordering: .acquiring), let due = state.schedule.nextDue else { return }
         let now = Self.now()
         let granularity = Self.wakeGranularity
@@ -86,15 +87,15 @@ public final class HealthChecker: Sendable {
         state.timer?.cancel()
         state.timerDeadline = deadline
         state.timer = loop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(deadline * 1_000_000)) { [self] in
-            self.state.value.timer = nil
-            self.state.value.timerDeadline = nil
+            self.loopState.timer = nil
+            self.loopState.timerDeadline = nil
             tick()
         }
     }
 
     private func tick() {
         guard !stopped.load(ordering: .acquiring) else { return }
-        for ticket in state.value.schedule.start(now: Self.now()) {
+        for ticket in loopState.schedule.start(now: Self.now()) {
             probe(ticket.target).whenSuccess { [self] outcome in finish(ticket, outcome) }
         }
         arm()
@@ -110,7 +111,7 @@ public final class HealthChecker: Sendable {
     }
 
     private func finish(_ ticket: ProbeTicket, _ outcome: ProbeOutcome) {
-        let state = state.value
+        let state = loopState
         let transition = state.schedule.finish(ticket, outcome, now: Self.now())
         if let health = state.schedule.health(of: ticket.target.key) {
             board.record(ticket.target, health, outcome)
@@ -123,7 +124,7 @@ public final class HealthChecker: Sendable {
     }
 
     private func publishDown() {
-        let state = state.value
+        let state = loopState
         let down = state.schedule.down
         guard down != state.down else { return }
         state.down = down
