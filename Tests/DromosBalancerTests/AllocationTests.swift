@@ -17,9 +17,12 @@ import DromosWire
         var buffer = [UInt8](repeating: 0, count: 2_048)
         var forwarded = 0
         buffer.withUnsafeMutableBytes { scratch in
-            let before = dromos_thread_allocation_count()
-            // 4096 flows through a 1024-entry table: inserts, hits, evictions, expiry and fragments.
-            for round in 0..<3 {
+            var before = dromos_thread_allocation_count()
+            // 4096 flows through a 1024-entry table: inserts, hits, evictions, expiry and fragments. Round 0
+            // is uncounted: the first pass down each path may set up runtime metadata (once per process, on
+            // whichever thread of the parallel tests gets there first).
+            for round in 0..<4 {
+                if round == 1 { before = dromos_thread_allocation_count() }
                 // By index: in a debug build, `for frame in frames` over a captured array of arrays
                 // allocates per element itself, which would hide what `decide` does.
                 for index in 0..<frames.count {
@@ -33,7 +36,7 @@ import DromosWire
             }
             #expect(dromos_thread_allocation_count() - before == 0)
         }
-        #expect(forwarded == 3 * (4_096 + 2))
+        #expect(forwarded == 4 * (4_096 + 2))
         #expect(harness.worker.flows.evictions > 0)
     }
 }

@@ -312,6 +312,8 @@ final class AFPacketPortTests {
             let port = try AFPacketPort(testConfiguration("a0", version: .v3, transmit: mode))
             let sender = try namespaces.start(b, Generator.raw(interface: "b0", count: 3_000, flows: 8, size: 120))
             var frames = port.warmUpForwarding()
+            try? port.updateKernelStatistics()
+            _ = port.statistics
             let before = dromos_thread_allocation_count()
             let deadline = monotonicNanoseconds() + 60_000_000_000
             let backend = MACAddress(rawValue: 0x02dd_0000_0009)

@@ -41,6 +41,10 @@ extension PacketPort {
             flush()
             _ = try? waitForFrames(timeoutMilliseconds: 5)
         }
+        // The loops after this read the kernel's figures and rewrite MACs too: their first calls may set
+        // up runtime metadata (once per process, on whichever thread gets there first), so make them here.
+        refreshKernelStatistics()
+        _ = MACRewrite.apply(to: UnsafeMutableRawBufferPointer(start: nil, count: 0), destination: .broadcast, source: .broadcast)
         return frames
     }
 

@@ -36,6 +36,7 @@ import DromosWire
     @Test func rewritingAllocatesNothing() {
         var frame = tcpFrame()
         frame.withUnsafeMutableBytes { bytes in
+            _ = MACRewrite.apply(to: bytes, destination: .broadcast, source: .broadcast)  // first call may set up runtime metadata
             let before = dromos_thread_allocation_count()
             for index in 0..<1_000 {
                 _ = MACRewrite.apply(to: bytes, destination: MACAddress(rawValue: UInt64(index)), source: .broadcast)
@@ -68,8 +69,10 @@ import DromosWire
         slot.withUnsafeMutableBytes { slot in
             for frame in [CapturedARP.request, CapturedNDP.solicitation] {
                 frame.withUnsafeBytes { bytes in
-                    let before = dromos_thread_allocation_count()
-                    for _ in 0..<1_000 {
+                    var before = dromos_thread_allocation_count()
+                    // The first round uncounted: it may set up runtime metadata (once per process).
+                    for round in 0..<1_001 {
+                        if round == 1 { before = dromos_thread_allocation_count() }
                         let parsed = FrameParser.parse(bytes)
                         let framing = EthernetFraming(replyingTo: parsed, from: macB)
                         if let request = parsed.arp {
@@ -83,8 +86,9 @@ import DromosWire
             }
             // The test's address globals are parsed (allocating) on first use, so read them once outside the count.
             let (vip4, vip6, backend) = (IPv4Address(203, 0, 113, 10), host1, host2)
-            let before = dromos_thread_allocation_count()
-            for _ in 0..<1_000 {
+            var before = dromos_thread_allocation_count()
+            for round in 0..<1_001 {
+                if round == 1 { before = dromos_thread_allocation_count() }
                 let broadcast = EthernetFraming(destination: .broadcast, source: macA)
                 total &+= ARPFrame.write(.announcement(of: vip4, at: macA), framing: broadcast, into: slot)
                 total &+= NDPFrame.write(.announcement(of: vip6, at: macA), framing: broadcast, into: slot)
@@ -92,7 +96,7 @@ import DromosWire
             }
             #expect(dromos_thread_allocation_count() - before == 0)
         }
-        #expect(total == 1_000 * (42 + 86 + 42 + 86 + 86))
+        #expect(total == 1_001 * (42 + 86 + 42 + 86 + 86))
     }
 
     @Test func theCounterSeesAllocations() {
