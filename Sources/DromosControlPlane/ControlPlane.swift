@@ -33,6 +33,13 @@ public struct RunningPool: Sendable {
     public var generation: UInt32
     public var acceptedChanges: UInt64
     public var refusedChanges: UInt64
+    /// What the health checks found down when `table` was built.
+    public var healthDown: Set<BackendKey> = []
+
+    /// The backends of `service` that take traffic in `table` (checks, overrides and `on_all_down` applied).
+    public func upBackends(_ service: ServiceSpec) -> Set<IPAddress> {
+        ControlPlane.upBackends(service, pool: pool, healthDown: healthDown)
+    }
 }
 
 /// The single owner of the running spec. A change is applied to a copy, validated, turned into a complete
@@ -103,9 +110,6 @@ public final class ControlPlane: Sendable {
     public var running: RunningPool { published.withLock { $0 } }
 
     public var vips: [IPAddress] { owned.withLock { $0.vips } }
-
-    /// What the health checks last reported down.
-    public var healthDown: Set<BackendKey> { owned.withLock { $0.healthDown } }
 
     /// Called with the running services after every accepted change (the health checker follows them).
     public func observePool(_ body: @escaping @Sendable ([ServiceSpec]) -> Void) {
@@ -197,8 +201,8 @@ public final class ControlPlane: Sendable {
         }
         owned.generation &+= 1
         publisher.publish(table)
-        let pool = owned.pool, generation = owned.generation
-        published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool }
+        let pool = owned.pool, generation = owned.generation, healthDown = owned.healthDown
+        published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool; $0.healthDown = healthDown }
         logAllDown(&owned)
         return generation
     }
@@ -248,6 +252,7 @@ public final class ControlPlane: Sendable {
             running.pool = pool
             running.table = table
             running.generation = generation
+            running.healthDown = owned.healthDown
             running.acceptedChanges += 1
         }
         logAllDown(&owned)

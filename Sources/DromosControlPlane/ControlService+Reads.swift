@@ -20,7 +20,7 @@ extension ControlService {
         response.add("services", .int(running.pool.services.count))
         response.add("backends", .int(running.pool.services.reduce(0) { $0 + $1.backends.count }))
         response.add("draining", .int(running.pool.drained.count))
-        response.add("health_down", .int(plane.healthDown.count))
+        response.add("health_down", .int(running.healthDown.count))
         response.add("forced", .int(running.pool.forced.count))
         response.add("accepted_changes", .int(Int(running.acceptedChanges)))
         response.add("refused_changes", .int(Int(running.refusedChanges)))

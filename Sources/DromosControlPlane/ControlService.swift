@@ -75,7 +75,7 @@ public final class ControlService: Sendable {
             let running = plane.running
             let service = running.pool.services[try running.pool.serviceIndex(name)]
             response.add("service", .string(name))
-            let up = ControlPlane.upBackends(service, pool: running.pool, healthDown: plane.healthDown)
+            let up = running.upBackends(service)
             let checks = health?.snapshot ?? [:]
             let now = Clock.Reading.now()
             response.add("backends", .array(service.backends.map {

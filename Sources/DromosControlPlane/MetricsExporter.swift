@@ -70,7 +70,7 @@ public final class MetricsExporter: Sendable {
                         decision.frames, "Frames by verdict and reason (the words of dromos explain)")
             }
             let checks = health?.snapshot ?? [:]
-            let healthDown = plane.healthDown
+            let healthDown = running.healthDown
             var perService: [String: (packets: UInt64, bytes: UInt64, newFlows: UInt64, active: Int64)] = [:]
             let statistics = Dictionary(report.backends.map { ("\($0.service) \($0.address)", $0) }) { first, _ in first }
             for service in running.pool.services {
