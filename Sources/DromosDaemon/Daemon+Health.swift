@@ -28,7 +28,7 @@ extension Daemon {
         return checker
     }
 
-    /// The interface's index and MAC, and its first IPv4 and first global IPv6 address (neither
+    /// The interface's MAC, and its first IPv4 and first global IPv6 address (neither
     /// tentative nor failed DAD): where probes come from.
     static func probeSource(interface: String, mac: MACAddress) throws(SystemCallError) -> ProbeSource {
         let index = try Syscall.interfaceIndex(interface)
@@ -44,6 +44,6 @@ extension Daemon {
             if case .v6(let address) = entry.address, address.high >> 54 != 0x3fa { return address }
             return nil
         }.first
-        return ProbeSource(interface: interface, interfaceIndex: index, mac: mac, ipv4: ipv4, ipv6: ipv6)
+        return ProbeSource(interface: interface, mac: mac, ipv4: ipv4, ipv6: ipv6)
     }
 }

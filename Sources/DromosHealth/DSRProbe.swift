@@ -91,8 +91,8 @@ final class DSRProbe: Sendable {
         }
         if let failure = send(TCPControlFrame.bytes(syn, from: source.mac, to: mac)) {
             timeout.cancel()
-            if let waiter = waiting.withLock({ $0.removeValue(forKey: match) }) {
-                _ = waiter
+            // Unless the answer came first (it cannot without a SYN, but the lock decides, not the reasoning).
+            if waiting.withLock({ $0.removeValue(forKey: match) }) != nil {
                 promise.succeed(.down(failure, after: monotonicNanoseconds() &- started))
             }
         }

@@ -3,17 +3,15 @@ import Glibc
 
 /// Where probes come from: the balancer's own addresses on its interface (probes leave by the interface
 /// that carries the traffic, and a backend's firewall sees the balancer, not some other address of the
-/// host), and for `dsr` the interface's index and MAC.
+/// host), and for `dsr` the interface's MAC.
 public struct ProbeSource: Sendable {
     public var interface: String
-    public var interfaceIndex: Int32
     public var mac: MACAddress
     public var ipv4: IPv4Address?
     public var ipv6: IPv6Address?
 
-    public init(interface: String, interfaceIndex: Int32, mac: MACAddress, ipv4: IPv4Address?, ipv6: IPv6Address?) {
+    public init(interface: String, mac: MACAddress, ipv4: IPv4Address?, ipv6: IPv6Address?) {
         self.interface = interface
-        self.interfaceIndex = interfaceIndex
         self.mac = mac
         self.ipv4 = ipv4
         self.ipv6 = ipv6
