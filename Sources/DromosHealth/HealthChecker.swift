@@ -79,7 +79,9 @@ public final class HealthChecker: Sendable {
 
     private func arm() {
         let state = loopState
-        guard !stopped.load(ordering: .acquiring), let due = state.schedule.nextDue else { return }
+        // With every slot taken nothing can start before a probe finishes, and `finish` arms again.
+        guard !stopped.load(ordering: .acquiring), state.schedule.probesInFlight < state.schedule.concurrency,
+              let due = state.schedule.nextDue else { return }
         let now = Self.now()
         let granularity = Self.wakeGranularity
         let deadline = max(due, now).roundedUp(to: granularity)

@@ -6,17 +6,6 @@ import Testing
 /// The rise/fall state machine and the probe schedule, driven by a clock of the test's own
 /// (milliseconds) and a seeded random source, so every run sees the same jitter.
 struct HealthScheduleTests {
-    struct SeededRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var mixed = state
-            mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
-            return mixed ^ (mixed >> 31)
-        }
-    }
-
     static let service = ServiceKey(vip: .v4(IPv4Address(203, 0, 113, 10)), transport: .tcp, port: 80)
 
     static func target(_ index: Int, interval: Int = 1_000, timeout: Int = 500, rise: Int = 2, fall: Int = 3) -> HealthTarget {
@@ -50,7 +39,7 @@ struct HealthScheduleTests {
     }
 
     @Test func firstProbesSpreadOverTheFirstIntervalAndLaterOnesComeAnIntervalApartWithJitter() {
-        var schedule = HealthSchedule(concurrency: 1_000, random: SeededRandom(state: 7))
+        var schedule = HealthSchedule(concurrency: 1_000, random: SplitMix64(seed: 7))
         schedule.update((1...100).map { Self.target($0) }, now: 0)
         var starts: [BackendKey: [UInt64]] = [:]
         for now in stride(from: UInt64(0), through: 3_200, by: 5) {
@@ -70,7 +59,7 @@ struct HealthScheduleTests {
     }
 
     @Test func noMoreThanTheConcurrencyIsInFlightAndWhatWaitsStartsWhenOneFinishes() {
-        var schedule = HealthSchedule(concurrency: 3, random: SeededRandom(state: 1))
+        var schedule = HealthSchedule(concurrency: 3, random: SplitMix64(seed: 1))
         schedule.update((1...10).map { Self.target($0) }, now: 0)
         let started = schedule.start(now: 2_000)
         #expect(started.count == 3 && schedule.probesInFlight == 3)
@@ -82,7 +71,7 @@ struct HealthScheduleTests {
     }
 
     @Test func anAnswerTwiceOrForABackendThatIsGoneCountsNothing() {
-        var schedule = HealthSchedule(concurrency: 10, random: SeededRandom(state: 2))
+        var schedule = HealthSchedule(concurrency: 10, random: SplitMix64(seed: 2))
         schedule.update([Self.target(1, fall: 1), Self.target(2, fall: 1)], now: 0)
         let tickets = schedule.start(now: 1_000)
         #expect(tickets.count == 2)
@@ -97,7 +86,7 @@ struct HealthScheduleTests {
     }
 
     @Test func timeoutsAreFailuresWithTheirReason() {
-        var schedule = HealthSchedule(concurrency: 10, random: SeededRandom(state: 3))
+        var schedule = HealthSchedule(concurrency: 10, random: SplitMix64(seed: 3))
         schedule.update([Self.target(1, fall: 3)], now: 0)
         var transitions: [HealthTransition] = []
         for now in stride(from: UInt64(0), through: 4_000, by: 5) {
@@ -110,7 +99,7 @@ struct HealthScheduleTests {
     }
 
     @Test func anUpdateKeepsTheStateOfBackendsThatStay() {
-        var schedule = HealthSchedule(concurrency: 10, random: SeededRandom(state: 4))
+        var schedule = HealthSchedule(concurrency: 10, random: SplitMix64(seed: 4))
         let kept = Self.target(1, fall: 1), gone = Self.target(2, fall: 1)
         schedule.update([kept, gone], now: 0)
         for ticket in schedule.start(now: 1_000) { _ = schedule.finish(ticket, Self.refused, now: 1_000) }
