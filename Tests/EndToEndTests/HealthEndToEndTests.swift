@@ -65,19 +65,43 @@ final class HealthEndToEndTests: DaemonLabTest {
         return await body()
     }
 
-    @Test(arguments: ["afpacket", "pcap"])
-    func aStoppedServerIsTakenOutAndComesBackWhileALongConnectionSurvives(io: String) async throws {
+    /// The lab, a `tcp` check on both backends, their name servers and `dromos run`, running.
+    struct Running {
+        var net: Topology
+        var config: URL
+        var servers: [RunningCommand]
+        var daemon: RunningCommand
+
+        /// Also on failure; the lab's teardown would end the processes with their namespaces anyway.
+        func cleanUp(servers: [RunningCommand]) {
+            try? FileManager.default.removeItem(at: config)
+            servers.forEach { if $0.isRunning { $0.terminate() } }
+            if daemon.isRunning { daemon.terminate() }
+        }
+    }
+
+    func startLab(io: String) async throws -> Running {
         let net = try await topology()
         try await prepare(net, for: io)
         let config = try writeHealthConfig(type: "tcp")
-        defer { try? FileManager.default.removeItem(at: config) }
-        var servers = try await net.backends.enumerated().asyncMap { index, backend in
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
             try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
         }
-        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
         let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
-        defer { if daemon.isRunning { daemon.terminate() } }
-        try await waitUntilRunning(daemon)
+        let running = Running(net: net, config: config, servers: servers, daemon: daemon)
+        do { try await waitUntilRunning(daemon) } catch {
+            running.cleanUp(servers: servers)
+            throw error
+        }
+        return running
+    }
+
+    @Test(arguments: ["afpacket", "pcap"])
+    func aStoppedServerIsTakenOutAndComesBackWhileALongConnectionSurvives(io: String) async throws {
+        let running = try await startLab(io: io)
+        let (net, config, daemon) = (running.net, running.config, running.daemon)
+        var servers = running.servers
+        defer { running.cleanUp(servers: servers) }
         #expect(await poll(seconds: 30) {
             let health = (try? await self.backendHealth(net, config)) ?? [:]
             return health.count == 2 && health.values.allSatisfy { ($0["successes"] as? Int ?? 0) >= 1 }
@@ -135,17 +159,9 @@ final class HealthEndToEndTests: DaemonLabTest {
 
     @Test(arguments: ["afpacket", "pcap"])
     func aDSRCheckCatchesABackendThatLostTheVIPWhichATCPCheckCallsUp(io: String) async throws {
-        let net = try await topology()
-        try await prepare(net, for: io)
-        let config = try writeHealthConfig(type: "tcp")
-        defer { try? FileManager.default.removeItem(at: config) }
-        let servers = try await net.backends.enumerated().asyncMap { index, backend in
-            try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
-        }
-        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
-        let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
-        defer { if daemon.isRunning { daemon.terminate() } }
-        try await waitUntilRunning(daemon)
+        let running = try await startLab(io: io)
+        let (net, config, daemon) = (running.net, running.config, running.daemon)
+        defer { running.cleanUp(servers: running.servers) }
         let victimAddress = DaemonLabAddresses.backendAddress(0)
 
         // s1 loses the VIP on lo; its server still answers on its own address, so the tcp check says up.
