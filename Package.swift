@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "DromosHealth",
             dependencies: [
-                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO",
+                "CLinuxPacket", "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -58,8 +58,10 @@ public enum ConfigSummary {
         } else {
             lines.append("    # health: none (backends count as up)")
         }
-        lines.append(setting("    on_all_down", service.onAllDown == .drop ? nil : service.onAllDown.rawValue,
-                             otherwise: "drop (no backend up: VIP traffic dropped as no-backend)"))
+        if service.health?.probes == true {
+            lines.append(setting("    on_all_down", service.onAllDown == .drop ? nil : service.onAllDown.rawValue,
+                                 otherwise: "drop (no backend up: VIP traffic dropped as no-backend)"))
+        }
         lines.append("    backends:")
         for backend in service.backends {
             var fields = ["address: \(yamlText(backend.address.description))", "weight: \(backend.weight)"]

@@ -47,9 +47,15 @@ extension SchemaReader {
         let servicePort = draft.port
         // An unreadable health check is left unchecked, like none at all; its problems are reported.
         draft.health = optional(fields, "health") { node, path in health(node, at: path, servicePort: servicePort) }.orNone ?? nil
-        draft.onAllDown = optional(fields, "on_all_down") { node, path in
+        let onAllDown = optional(fields, "on_all_down") { node, path in
             choice(node, at: path, from: AllDownPolicy.allCases.map { ($0.rawValue, $0) })
-        }.or(.drop) ?? .drop
+        }
+        // Without probes nothing is ever down by a check, and forward never forwards to a backend forced
+        // down: the setting would change nothing.
+        if case .present = onAllDown, fields.has("health") ? draft.health?.probes == false : true {
+            report(fields.path("on_all_down"), "applies only with a health check that sends probes (health: { type: tcp|http|dsr })")
+        }
+        draft.onAllDown = onAllDown.or(.drop) ?? .drop
         draft.backends = required(fields, "backends", backends)
         draft.announce = optional(fields, "announce") { node, path in
             choice(node, at: path, from: VIPAnnouncement.allCases.map { ($0.rawValue, $0) })

@@ -302,8 +302,10 @@ public final class ControlPlane: Sendable {
             }
         }.map(\.name))
         for name in none.subtracting(owned.allDown).sorted() {
-            let policy = owned.pool.services.first { $0.name == name }?.onAllDown ?? .drop
-            log(policy == .forward
+            guard let service = owned.pool.services.first(where: { $0.name == name }) else { continue }
+            let forwarding = service.onAllDown == .forward
+                && service.backends.contains { owned.pool.forced(service, $0.address) != .down }
+            log(forwarding
                 ? "warning: service \(name) has no backend up: forwarding to all its backends not forced down (on_all_down: forward)"
                 : "warning: service \(name) has no backend up: its VIP traffic is dropped (no-backend) until one is")
         }

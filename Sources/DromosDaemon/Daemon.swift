@@ -74,6 +74,7 @@ public final class Daemon: @unchecked Sendable {
             },
             hostProblems: { services in
                 DaemonPreflight.poolProblems(services: services, interface: interface, interfaces: HostInterface.all())
+                    + Self.healthSourceProblems(services, interface: interface)
             },
             loadConfig: { [load = self.load] in
                 switch load(interface) {
@@ -121,7 +122,6 @@ public final class Daemon: @unchecked Sendable {
         do { announcer = try VIPAnnouncer(interface: config.interface, mac: ownMAC) } catch {
             throw Failure(lines: ["\(error)"])
         }
-        let checker = try makeHealthChecker(plane: plane, interface: config.interface, mac: ownMAC)
         let table = plane.running.table
         guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
         let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
@@ -160,6 +160,8 @@ public final class Daemon: @unchecked Sendable {
         let reader = DatapathReader.workers(mailboxes: opened.mailboxes) { [workerCounters] in
             workerCounters.reduce(DatapathCounters()) { $0 + $1.load() }
         }
+        // After the ports, so that a failure above leaves no checker threads behind.
+        let checker = try makeHealthChecker(plane: plane, interface: config.interface, mac: ownMAC)
         // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
         let server: ControlServer
         let metrics: MetricsServer?
@@ -170,7 +172,7 @@ public final class Daemon: @unchecked Sendable {
                                         announce: { [unowned self] in self.announceVIPs() }),
                 limits: controlLimits, log: log)
         } catch {
-            checker.stop()
+            await offThePool { checker.stop() }
             throw Failure(lines: [error.message])
         }
         if let listen = config.metricsListen {
@@ -178,7 +180,7 @@ public final class Daemon: @unchecked Sendable {
                 metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader, health: checker.board))
             } catch {
                 server.stop()
-                checker.stop()
+                await offThePool { checker.stop() }
                 throw Failure(lines: [error.message])
             }
         } else {
@@ -220,12 +222,13 @@ public final class Daemon: @unchecked Sendable {
         let lifecycle = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: stages, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var failure: Failure? = nil
-        defer { checker.stop() }
         do { try await lifecycle.run() } catch let stageFailure as Failure {
             failure = stageFailure
         } catch {
             failure = Failure(lines: ["\(error)"])
         }
+        // Stopped already by the forwarding stage's end, unless it never began.
+        await offThePool { checker.stop() }
         if installed.load(ordering: .acquiring) {
             do {
                 try KernelDropRule(interface: config.interface, vips: []).remove()

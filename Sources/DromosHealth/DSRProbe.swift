@@ -32,24 +32,31 @@ final class DSRProbe: Sendable {
         var rst: [UInt8]
     }
 
-    private let source: ProbeSource
+    private let current: CurrentSource
     private let backendMAC: @Sendable (BackendKey) -> MACAddress?
     private let sender: Mutex<FrameSender?>
     private let waiting = Mutex<[Match: Waiting]>([:])
     private let listeners = Mutex<[Bool: RawTCPListener]>([:])
 
-    init(source: ProbeSource, backendMAC: @escaping @Sendable (BackendKey) -> MACAddress?) {
-        self.source = source
+    init(current: CurrentSource, backendMAC: @escaping @Sendable (BackendKey) -> MACAddress?) {
+        self.current = current
         self.backendMAC = backendMAC
         sender = Mutex(nil)
     }
 
+    /// Stops the listeners and answers every probe still waiting (as not answered), so that no promise
+    /// outlives the event loop and every reserved port is given back.
     func stop() {
         let stopping = listeners.withLock { listeners in
             defer { listeners = [:] }
             return Array(listeners.values)
         }
         for listener in stopping { listener.stop() }
+        let abandoned = waiting.withLock { waiting in
+            defer { waiting = [:] }
+            return Array(waiting.values)
+        }
+        for waiter in abandoned { waiter.finish(nil) }
     }
 
     func probe(_ target: HealthTarget, on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
@@ -60,6 +67,7 @@ final class DSRProbe: Sendable {
         }
         let vip = target.key.service.vip
         guard let port = check.port ?? target.key.service.port else { return down(ProbeFailure(.error, "no port to probe")) }
+        let source = current.value
         guard let from = source.address(toward: vip) else { return down(source.missing(toward: vip)) }
         guard let mac = backendMAC(target.key) else {
             return down(ProbeFailure(.error, "no MAC for the backend yet (neighbor resolution pending)"))
@@ -108,14 +116,15 @@ final class DSRProbe: Sendable {
     }
 
     private func send(_ frame: [UInt8]) -> ProbeFailure? {
-        sender.withLock { sender -> ProbeFailure? in
+        let interface = current.value.interface
+        return sender.withLock { sender -> ProbeFailure? in
             do {
-                if sender == nil { sender = try FrameSender(interface: source.interface) }
+                if sender == nil { sender = try FrameSender(interface: interface) }
                 let open = sender!
                 try frame.withUnsafeBytes { bytes in try open.send(bytes) }
                 return nil
             } catch {
-                return ProbeFailure(.error, "cannot send on \(source.interface): \(error)")
+                return ProbeFailure(.error, "cannot send on \(interface): \(error)")
             }
         }
     }

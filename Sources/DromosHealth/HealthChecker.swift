@@ -20,6 +20,7 @@ public final class HealthChecker: Sendable {
     private let work = NIOThreadPool(numberOfThreads: 1)
     private let loop: any EventLoop
     private let loopState: LoopState
+    private let current: CurrentSource
     private let tcp: TCPProbe
     private let http: HTTPProbe
     private let dsr: DSRProbe
@@ -42,18 +43,21 @@ public final class HealthChecker: Sendable {
                 log: @escaping @Sendable (String) -> Void) {
         loop = group.next()
         loopState = LoopState(schedule: HealthSchedule(concurrency: concurrency))
-        tcp = TCPProbe(source: source)
+        current = CurrentSource(source)
+        tcp = TCPProbe(current: current)
         http = HTTPProbe(tcp: tcp)
-        dsr = DSRProbe(source: source, backendMAC: backendMAC)
+        dsr = DSRProbe(current: current, backendMAC: backendMAC)
         self.downChanged = downChanged
         self.log = log
         work.start()
     }
 
     /// The services to check, at start and after every accepted change or reload: backends that stay
-    /// keep their state.
-    public func update(_ services: [ServiceSpec]) {
+    /// keep their state. `source`, when given, replaces the addresses probes come from.
+    public func update(_ services: [ServiceSpec], source: ProbeSource? = nil) {
+        if let source { current.replace(source) }
         let targets = HealthTarget.all(services)
+        guard !stopped.load(ordering: .acquiring) else { return }
         loop.execute { [self] in
             let state = loopState
             state.schedule.update(targets, now: Self.now())
@@ -63,7 +67,10 @@ public final class HealthChecker: Sendable {
         }
     }
 
-    /// Stops probing: no probe starts after this returns, those in flight are abandoned.
+    /// Stops probing: no probe starts after this returns, and no outcome counts any more: those in
+    /// flight are abandoned (`dsr`'s answered as stopped, so nothing waits on them), and nothing reaches
+    /// `downChanged` after it. Blocks (it waits for the checker's threads): not from an event loop or a
+    /// Swift concurrency thread.
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? loop.submit { [self] in
@@ -98,7 +105,10 @@ public final class HealthChecker: Sendable {
     private func tick() {
         guard !stopped.load(ordering: .acquiring) else { return }
         for ticket in loopState.schedule.start(now: Self.now()) {
-            probe(ticket.target).whenSuccess { [self] outcome in finish(ticket, outcome) }
+            // Probes only succeed with an outcome; a failed future would still free its slot.
+            probe(ticket.target).whenComplete { [self] result in
+                finish(ticket, (try? result.get()) ?? .down(ProbeFailure(.error, "probe failed: \(result)"), after: 0))
+            }
         }
         arm()
     }
@@ -113,6 +123,8 @@ public final class HealthChecker: Sendable {
     }
 
     private func finish(_ ticket: ProbeTicket, _ outcome: ProbeOutcome) {
+        // Shutting down closes the probes' channels: those failures are ours, not the backends'.
+        guard !stopped.load(ordering: .acquiring) else { return }
         let state = loopState
         let transition = state.schedule.finish(ticket, outcome, now: Self.now())
         if let health = state.schedule.health(of: ticket.target.key) {
@@ -131,7 +143,11 @@ public final class HealthChecker: Sendable {
         guard down != state.down else { return }
         state.down = down
         let downChanged = self.downChanged
-        work.submit { _ in downChanged(down) }
+        work.submit { [self] state in
+            // A pool that is shutting down runs what is queued as cancelled, or right away on the caller.
+            guard state == .active, !stopped.load(ordering: .acquiring) else { return }
+            downChanged(down)
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 public import DromosWire
 import Glibc
+import Synchronization
 
 /// Where probes come from: the balancer's own addresses on its interface (probes leave by the interface
 /// that carries the traffic, and a backend's firewall sees the balancer, not some other address of the
@@ -25,6 +26,15 @@ public struct ProbeSource: Sendable {
     func missing(toward destination: IPAddress) -> ProbeFailure {
         ProbeFailure(.error, "\(interface) has no \(destination.isIPv4 ? "IPv4" : "IPv6") address to probe from")
     }
+}
+
+/// The source the probes use now: replaced when the daemon reads the interface's addresses again (at
+/// every accepted change and reload), read by each probe as it starts.
+final class CurrentSource: Sendable {
+    private let source: Mutex<ProbeSource>
+    init(_ source: ProbeSource) { self.source = Mutex(source) }
+    var value: ProbeSource { source.withLock { $0 } }
+    func replace(_ source: ProbeSource) { self.source.withLock { $0 = source } }
 }
 
 /// Monotonic nanoseconds, for probe latencies.

@@ -1,3 +1,4 @@
+import CLinuxPacket
 import DromosSystem
 import DromosWire
 import Glibc
@@ -7,7 +8,7 @@ import Synchronization
 /// raw socket; each SYN-ACK is handed to `answered`. The thread wakes at least every 200 ms to see
 /// whether it should stop.
 final class RawTCPListener: Sendable {
-    struct Answer {
+    struct Answer: Equatable {
         var source: IPAddress
         var sourcePort: UInt16
         var destinationPort: UInt16
@@ -21,6 +22,7 @@ final class RawTCPListener: Sendable {
         let socket = try SocketDescriptor(domain: ipv4 ? AF_INET : AF_INET6,
                                           type: Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), protocol: Int32(IPPROTO_TCP))
         try Syscall.setOption(socket, level: SOL_SOCKET, SO_RCVTIMEO, "setsockopt(SO_RCVTIMEO)", timeval(tv_sec: 0, tv_usec: 200_000))
+        if ipv4 { try Self.keepOnlySYNACKs(socket) }
         let owned = Mutex(socket)
         BackgroundThread { [self] in
             owned.withLock { socket in
@@ -43,20 +45,50 @@ final class RawTCPListener: Sendable {
         while !stopping.load(ordering: .acquiring) {
             var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
             let raw = socket.rawValue
-            let count = buffer.withUnsafeMutableBytes { bytes in
-                withUnsafeMutablePointer(to: &from) { address in
-                    address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(raw, bytes.baseAddress, bytes.count, 0, $0, &length)
+            let count: Int
+            do {
+                count = try Syscall.call("recvfrom") {
+                    buffer.withUnsafeMutableBytes { bytes in
+                        withUnsafeMutablePointer(to: &from) { address in
+                            address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                                recvfrom(raw, bytes.baseAddress, bytes.count, 0, $0, &length)
+                            }
+                        }
                     }
                 }
+            } catch {
+                // The receive timeout: look at the stop flag and wait again. Anything else (a lasting
+                // error) must not spin a core: wait a little before trying again.
+                if error.code != .resourceTemporarilyUnavailable { usleep(50_000) }
+                continue
             }
-            // A timeout (EAGAIN) or an interruption: look at the stop flag and wait again.
-            guard count > 0 else { continue }
             let answer = buffer.withUnsafeBytes { bytes in
                 ipv4 ? parseIPv4(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
                      : parseTCP(UnsafeRawBufferPointer(rebasing: bytes[..<count]), source: .v6(address(of: from)))
             }
             if let answer { answered(answer) }
+        }
+    }
+
+    /// The kernel hands the socket only TCP segments with SYN and ACK set and RST clear: the host's other
+    /// TCP traffic is not copied to it, and cannot fill its buffer so that a probe's answer is lost. (An
+    /// IPv4 raw socket's filter sees the IP header first; IPv6's is left unfiltered, and read the same.)
+    private static func keepOnlySYNACKs(_ socket: borrowing SocketDescriptor) throws(SystemCallError) {
+        func statement(_ code: Int32, _ k: UInt32) -> sock_filter { sock_filter(code: UInt16(code), jt: 0, jf: 0, k: k) }
+        func jump(_ code: Int32, _ k: UInt32, _ jt: UInt8, _ jf: UInt8) -> sock_filter { sock_filter(code: UInt16(code), jt: jt, jf: jf, k: k) }
+        var program = [
+            statement(BPF_LD | BPF_B | BPF_ABS, 9),                        // protocol
+            jump(BPF_JMP | BPF_JEQ | BPF_K, UInt32(IPPROTO_TCP), 0, 5),    // not TCP: drop
+            statement(BPF_LDX | BPF_B | BPF_MSH, 0),                       // X = IP header length
+            statement(BPF_LD | BPF_B | BPF_IND, 13),                       // TCP flags
+            statement(BPF_ALU | BPF_AND | BPF_K, 0x16),                    // SYN, RST, ACK
+            jump(BPF_JMP | BPF_JEQ | BPF_K, 0x12, 0, 1),                   // SYN and ACK, no RST
+            statement(BPF_RET | BPF_K, 0xffff),
+            statement(BPF_RET | BPF_K, 0),
+        ]
+        try program.withUnsafeMutableBufferPointer { (instructions: inout UnsafeMutableBufferPointer<sock_filter>) throws(SystemCallError) in
+            try Syscall.setOption(socket, level: SOL_SOCKET, SO_ATTACH_FILTER, "setsockopt(SO_ATTACH_FILTER)",
+                                  sock_fprog(len: UInt16(instructions.count), filter: instructions.baseAddress))
         }
     }
 

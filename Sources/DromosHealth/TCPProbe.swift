@@ -7,7 +7,7 @@ import NIOPosix
 /// Closed with a reset (SO_LINGER 0), as HAProxy's checks do: a thousand backends probed every second
 /// would otherwise leave tens of thousands of TIME_WAIT sockets on one source address.
 struct TCPProbe: Sendable {
-    let source: ProbeSource
+    let current: CurrentSource
 
     func probe(_ target: HealthTarget, on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
         let started = monotonicNanoseconds()
@@ -32,6 +32,7 @@ struct TCPProbe: Sendable {
         guard let port = target.check.port ?? target.key.service.port else {
             return loop.makeFailedFuture(ProbeFailure(.error, "no port to probe"))
         }
+        let source = current.value
         guard let from = source.address(toward: destination) else {
             return loop.makeFailedFuture(source.missing(toward: destination))
         }

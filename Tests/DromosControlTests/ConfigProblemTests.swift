@@ -249,6 +249,9 @@ import DromosBalancer
         #expect(problems(web(adding: "health: { type: http, expect: \"200-700\" }")) == [
             "services[0].health.expect: must be statuses from 100 to 599, got 200-700",
         ])
+        #expect(problems(web(adding: "on_all_down: forward")) == [
+            "services[0].on_all_down: applies only with a health check that sends probes (health: { type: tcp|http|dsr })",
+        ])
         #expect(problems(web(adding: "on_all_down: maybe")) == [
             "services[0].on_all_down: must be one of drop, forward, got \"maybe\"",
         ])

@@ -79,7 +79,6 @@ import DromosSystem
                 scheduler: lc
                 # announce: none (a router routes the VIP here)
                 # health: none (backends count as up)
-                # on_all_down: drop (no backend up: VIP traffic dropped as no-backend)
                 backends:
                   - { address: 198.18.1.11, weight: 1 }  # mac by ARP
 

@@ -40,11 +40,15 @@ final class HealthEndToEndTests: DaemonLabTest {
         return Dictionary(rows.map { ($0["address"] as? String ?? "", $0) }) { first, _ in first }
     }
 
-    func startClients(_ net: Topology, seconds: Double) async throws -> RunningCommand {
-        try await lab.start(net.client, Services.continuousConnections(host: Self.vip, port: 80, seconds: seconds, timeout: 1))
+    /// A client connecting continuously until `events` stops it (at most two minutes).
+    func startClients(_ net: Topology) async throws -> RunningCommand {
+        try await lab.start(net.client, Services.continuousConnections(host: Self.vip, port: 80, seconds: 120, timeout: 1))
     }
 
-    func events(_ client: RunningCommand) async throws -> [Event] {
+    /// Stops the client (SIGTERM: it ends its current connection and prints), unless it runs for a fixed
+    /// time (`stop` false), and reads what it saw.
+    func events(_ client: RunningCommand, stop: Bool = true) async throws -> [Event] {
+        if stop { client.signal(SIGTERM) }
         let output = try await client.finish(timeout: 120)
         let list = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[Any]] ?? []
         return list.compactMap { item in
@@ -118,16 +122,20 @@ final class HealthEndToEndTests: DaemonLabTest {
         try #require(!keeper.isEmpty, "the long-lived connection shows in ctl flows")
         let victim = keeper == DaemonLabAddresses.backendAddress(0) ? 1 : 0
         let victimName = "s\(victim + 1)", victimAddress = DaemonLabAddresses.backendAddress(victim)
-        let clients = try await startClients(net, seconds: 12)
+        let clients = try await startClients(net)
         try await Task.sleep(for: .seconds(1))
 
         let stoppedAt = Self.now()
         servers[victim].terminate()
         #expect(await waitForLog(daemon, "backend \(victimAddress) is down", seconds: 30), "\(log(of: daemon))")
         let downLogged = Self.now()
-        let health = try await backendHealth(net, config)
+        // The table follows the log on the plane's own thread: wait for it rather than race it.
+        var health: [String: [String: Any]] = [:]
+        #expect(await poll(seconds: 30) {
+            health = (try? await self.backendHealth(net, config)) ?? [:]
+            return health[victimAddress]?["state"] as? String == "down"
+        }, "\(health)")
         #expect(health[victimAddress]?["health"] as? String == "down", "\(health)")
-        #expect(health[victimAddress]?["state"] as? String == "down", "\(health)")
         let lastResult = (health[victimAddress]?["last_result"] as? String) ?? ""
         #expect(lastResult.contains("refused"), "\(health)")
         try await Task.sleep(for: .seconds(3))
@@ -135,6 +143,7 @@ final class HealthEndToEndTests: DaemonLabTest {
         let restartedAt = Self.now()
         servers[victim] = try await lab.start(net.backends[victim], Services.nameServer(name: victimName, port: 80))
         #expect(await waitForLog(daemon, "backend \(victimAddress) is up", seconds: 30), "\(log(of: daemon))")
+        try await Task.sleep(for: .seconds(Double(Self.rise) * Self.interval + Self.slack))
 
         let events = try await events(clients)
         let bound = Double(Self.fall) * Self.interval + Self.timeout
@@ -171,7 +180,7 @@ final class HealthEndToEndTests: DaemonLabTest {
         let blind = try await backendHealth(net, config)[victimAddress] ?? [:]
         #expect(blind["health"] as? String == "up" && (blind["failures"] as? Int) == 0, "the tcp check calls s1 up: \(blind)")
         let blackholed = try await events(try await lab.start(net.client, Services.continuousConnections(
-            host: Self.vip, port: 80, seconds: 3, timeout: 0.5)))
+            host: Self.vip, port: 80, seconds: 3, timeout: 0.5)), stop: false)
         #expect(blackholed.contains { $0.failed }, "connections scheduled to s1 fail while the tcp check calls it up")
         print("tcp check with s1's VIP gone: s1 \(blind["health"] ?? "?"), last result \(blind["last_result"] ?? "?"); "
               + "\(blackholed.count) connections in 3 s: \(blackholed.filter { !$0.failed }.count) answered by s2, "
@@ -179,7 +188,7 @@ final class HealthEndToEndTests: DaemonLabTest {
 
         // The same check as dsr (a reload keeps the backends' state): s1 goes down, nothing fails after.
         _ = try writeHealthConfig(type: "dsr", to: config)
-        let clients = try await startClients(net, seconds: 9)
+        let clients = try await startClients(net)
         let switchedAt = Self.now()
         daemon.signal(SIGHUP)
         #expect(await waitForLog(daemon, "reloaded: table generation"), "\(log(of: daemon))")
@@ -187,6 +196,8 @@ final class HealthEndToEndTests: DaemonLabTest {
         let caught = try await backendHealth(net, config)[victimAddress] ?? [:]
         let caughtResult = (caught["last_result"] as? String) ?? ""
         #expect(caught["health"] as? String == "down" && caughtResult.contains("no SYN-ACK from VIP"), "\(caught)")
+        let settlesAt = switchedAt + Double(Self.fall) * Self.interval + Self.timeout + Self.slack
+        try await Task.sleep(for: .seconds(max(0, settlesAt - Self.now()) + 3))
         let events = try await events(clients)
         let settled = switchedAt + Double(Self.fall) * Self.interval + Self.timeout + Self.slack
         let after = events.filter { $0.seconds >= settled }
@@ -198,6 +209,9 @@ final class HealthEndToEndTests: DaemonLabTest {
         let restoredAt = Self.now()
         #expect(await waitForLog(daemon, "backend \(victimAddress) is up", seconds: 30), "\(log(of: daemon))")
         let rejoined = Self.now() - restoredAt
+        #expect(await poll(seconds: 30) {
+            ((try? await self.backendHealth(net, config))?[victimAddress]?["state"] as? String) == "active"
+        })
         let again = try await connections(net.client, count: 20)
         #expect(again.failures.isEmpty && (again.answers["s1"] ?? 0) > 0, "\(again)")
         print("dsr check (\(io)): VIP removed at +0; tcp check still up after \(String(format: "%.1f", Self.now() - lostAt)) s; "

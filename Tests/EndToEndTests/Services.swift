@@ -185,14 +185,17 @@ enum Services {
 }
 
 extension Services {
-    /// Connections to host:port one after the other for `seconds` (then it stops by itself), each bounded
-    /// by `timeout`; prints one JSON list of [monotonic start time, backend name or "fail: reason"].
+    /// Connections to host:port one after the other until SIGTERM or for `seconds` at most (then it stops
+    /// by itself), each bounded by `timeout`; prints one JSON list of [monotonic start time, backend name
+    /// or "fail: reason"].
     static let continuousConnections = """
-    import json, socket, sys, time
+    import json, signal, socket, sys, time
     host, port, seconds, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
     events = []
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not stop:
         started = time.monotonic()
         try:
             c = socket.create_connection((host, port), timeout=timeout)

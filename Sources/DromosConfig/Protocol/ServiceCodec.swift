@@ -19,7 +19,7 @@ public enum ServiceCodec {
         if let health = service.health { line.add("health", encode(health)) }
         line.add("backends", .array(service.backends.map(encode)))
         line.add("announce", .string(service.announce.rawValue))
-        line.add("on_all_down", .string(service.onAllDown.rawValue))
+        if service.health?.probes == true { line.add("on_all_down", .string(service.onAllDown.rawValue)) }
         return .object(line)
     }
 
