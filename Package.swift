@@ -61,9 +61,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "DromosHealth",
+            dependencies: [
+                "CLinuxPacket", "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "DromosControlPlane",
             dependencies: [
-                "DromosSystem", "DromosWire", "DromosBalancer", "DromosDatapath", "DromosConfig", "DromosHost",
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosDatapath", "DromosConfig", "DromosHost", "DromosHealth",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
@@ -72,7 +82,7 @@ let package = Package(
             name: "DromosDaemon",
             dependencies: [
                 "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
-                "DromosControlPlane", .product(name: "Logging", package: "swift-log"),
+                "DromosHealth", "DromosControlPlane", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,7 +137,7 @@ let package = Package(
             name: "DromosControlTests",
             dependencies: [
                 "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
-                "DromosControlPlane", "DromosDaemon", "DromosOffline", "DromosLab", .product(name: "Logging", package: "swift-log"),
+                "DromosHealth", "DromosControlPlane", "DromosDaemon", "DromosOffline", "DromosLab", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

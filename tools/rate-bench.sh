@@ -3,7 +3,7 @@
 # same job (an nftables netdev-ingress rule that rewrites the MACs by a hash of the flow and forwards
 # out of the same interface), in one run, on the same lab.
 #
-# Usage: [ROUNDS=3] [RUN_ARGS=…] [AFPACKET_ARGS="--rx-ring v3"] tools/rate-bench.sh [seconds per case, default 10]
+# Usage: [ROUNDS=3] [RUN_ARGS=…] [AFPACKET_ARGS="--rx-ring v3"] [HEALTH=…] tools/rate-bench.sh [seconds per case, default 10]
 #        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases, AFPACKET_ARGS only to
 #        --io afpacket (libpcap refuses --rx-ring); default: none, the daemon's defaults.
 #
@@ -94,6 +94,11 @@ cat > "$work/udp.cfg" <<CFG
 { eth(da=$balancer_mac, sa=$gen_mac), ipv4(saddr=198.18.1.1, daddr=$vip),
   udp(sp=dinc(10000, 10255), dp=53), fill(0x41, 18) }
 CFG
+# HEALTH="{ type: tcp, port: 80, interval: 2ms, timeout: 1ms }" adds that check to the service, to measure
+# the packet path while probes run: the backends here drop everything, so every probe fails, and
+# on_all_down: forward keeps the pool forwarding while they do.
+health_block=""
+if [ -n "${HEALTH:-}" ]; then health_block=$'    health: '"$HEALTH"$'\n    on_all_down: forward'; fi
 cat > "$work/dromos.yaml" <<YAML
 interface: lb0
 control: { socket: $work/control.sock }
@@ -104,6 +109,7 @@ services:
     port: 53
     protocol: udp
     scheduler: maglev
+$health_block
     backends:
       - { address: 198.18.0.11, mac: "${backend_macs[0]}" }
       - { address: 198.18.0.12, mac: "${backend_macs[1]}" }

@@ -25,3 +25,11 @@ public struct BackendState: Hashable, Sendable {
         self.mac = mac
     }
 }
+
+/// An operator's override of a backend's health (`dromos ctl backend down|up`), kept until `auto` gives
+/// the backend back to its checks. Down takes it out whatever the checks say (and also when every
+/// other backend is down and the service forwards to all); up keeps it in whatever they say.
+public enum ForcedHealth: String, Sendable, CaseIterable {
+    case up
+    case down
+}

@@ -17,6 +17,7 @@ public struct ServiceDraft: Sendable {
     /// Nil when the list itself could not be read; a nil entry is a backend whose address could not be.
     public var backends: [BackendSpec?]?
     public var announce: VIPAnnouncement = .none
+    public var onAllDown: AllDownPolicy = .drop
 
     public init(name: String? = nil, vip: IPAddress? = nil, transport: TransportProtocol? = nil,
                 port: UInt16?? = nil, scheduler: SchedulerKind? = nil, maglevTableSize: Int? = nil,
@@ -36,6 +37,7 @@ public struct ServiceDraft: Sendable {
                   scheduler: spec.scheduler, maglevTableSize: spec.maglevTableSize, health: spec.health,
                   backends: spec.backends.map { $0 })
         announce = spec.announce
+        onAllDown = spec.onAllDown
     }
 
     /// Known only when vip, protocol and port all are: what cross-service checks compare.
@@ -50,6 +52,6 @@ public struct ServiceDraft: Sendable {
         let known = backends.compactMap { $0 }
         guard known.count == backends.count else { return nil }
         return ServiceSpec(name: name, key: key, scheduler: scheduler, maglevTableSize: maglevTableSize,
-                           health: health, backends: known, announce: announce)
+                           health: health, backends: known, announce: announce, onAllDown: onAllDown)
     }
 }

@@ -65,29 +65,67 @@ public struct ServiceKey: Hashable, Sendable, CustomStringConvertible {
 }
 
 public enum HealthCheckType: String, Sendable, CaseIterable {
-    /// A TCP connect to the backend's address and the check's port.
+    /// A TCP connect to the backend's own address and the check's port.
     case tcp
+    /// An HTTP/1.1 GET of `path` on the backend's own address; up when the status is in `expect`.
+    case http
+    /// A TCP SYN to the VIP and the check's port, framed to the backend's MAC exactly as client traffic is
+    /// forwarded; up on a SYN-ACK from the VIP. Catches a backend that lost the VIP on `lo` (or its ARP
+    /// suppression, or whose MAC is wrong) while still answering on its own address.
+    case dsr
+    /// No probes: the backends count as up (operator overrides still apply).
+    case none
 }
 
-/// How a service's backends are checked. Validated with the configuration; the health checker that
-/// acts on it is not built yet.
+/// How a service's backends are checked, with keepalived's and HAProxy's meanings: a probe every
+/// `interval` (a few percent of jitter apart), each given `timeout`; `fall` failures in a row take a
+/// backend out, `rise` successes in a row bring it back.
 public struct HealthCheckSpec: Hashable, Sendable {
+    public static let defaultExpect: ClosedRange<Int> = 200...399
+
     public var type: HealthCheckType
     public var port: UInt16?
     public var intervalMilliseconds: Int
     public var timeoutMilliseconds: Int
     public var rise: Int
     public var fall: Int
+    /// `http` only: the request's path and Host header (the backend's address when nil), and the
+    /// statuses that mean up.
+    public var path: String
+    public var host: String?
+    public var expect: ClosedRange<Int>
 
     public init(type: HealthCheckType, port: UInt16? = nil, intervalMilliseconds: Int = 2_000,
-                timeoutMilliseconds: Int = 1_000, rise: Int = 2, fall: Int = 3) {
+                timeoutMilliseconds: Int = 1_000, rise: Int = 2, fall: Int = 3,
+                path: String = "/", host: String? = nil, expect: ClosedRange<Int> = HealthCheckSpec.defaultExpect) {
         self.type = type
         self.port = port
         self.intervalMilliseconds = intervalMilliseconds
         self.timeoutMilliseconds = timeoutMilliseconds
         self.rise = rise
         self.fall = fall
+        self.path = path
+        self.host = host
+        self.expect = expect
     }
+
+    /// `200` or `200-399`, as the config file takes it.
+    public static func statusText(_ range: ClosedRange<Int>) -> String {
+        range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)"
+    }
+
+    /// Whether the check sends probes at all.
+    public var probes: Bool { type != .none }
+}
+
+/// What a service does when none of its backends is up (health checks or operator overrides).
+public enum AllDownPolicy: String, Sendable, CaseIterable {
+    /// Its VIP traffic is dropped, counted as `no-backend`: certain loss, but no connection reaches a
+    /// server known to be dead.
+    case drop
+    /// Forward to the whole pool as if every backend were up (except those forced down): a chance for
+    /// the clients when the checks, not the servers, are what failed.
+    case forward
 }
 
 /// Whether Dromos itself claims a service's VIP on the wire, for setups where no router routes the VIP
@@ -111,10 +149,12 @@ public struct ServiceSpec: Hashable, Sendable {
     public var backends: [BackendSpec]
     /// A VIP shared by several services is announced when any of them asks.
     public var announce: VIPAnnouncement
+    public var onAllDown: AllDownPolicy
 
     public init(name: String, key: ServiceKey, scheduler: SchedulerKind = .maglev,
                 maglevTableSize: Int = ServiceSpec.defaultMaglevTableSize, health: HealthCheckSpec? = nil,
-                backends: [BackendSpec], announce: VIPAnnouncement = .none) {
+                backends: [BackendSpec], announce: VIPAnnouncement = .none, onAllDown: AllDownPolicy = .drop) {
+        self.onAllDown = onAllDown
         self.name = name
         self.key = key
         self.scheduler = scheduler

@@ -40,6 +40,27 @@ extension HealthCheckSpec {
             let range = Self.allowedRiseFall
             problems.append(FieldProblem(path: path, reason: "must be an integer from \(range.lowerBound) to \(range.upperBound), got \(count)"))
         }
+        if type == .http { problems += httpProblems() }
+        return problems
+    }
+
+    public static let allowedStatuses = 100...599
+
+    /// What goes on the request line and in the Host header must not be able to end either early.
+    private func httpProblems() -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        func printable(_ text: String) -> Bool { text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7f } }
+        if !path.hasPrefix("/") || !printable(path) {
+            problems.append(FieldProblem(path: "path", reason: "must start with / and hold no spaces or control characters, got \"\(path)\""))
+        }
+        if let host, host.isEmpty || !printable(host) {
+            problems.append(FieldProblem(path: "host", reason: "must be a host name without spaces or control characters, got \"\(host)\""))
+        }
+        if !(Self.allowedStatuses ~= expect.lowerBound && Self.allowedStatuses ~= expect.upperBound) {
+            problems.append(FieldProblem(
+                path: "expect",
+                reason: "must be statuses from \(Self.allowedStatuses.lowerBound) to \(Self.allowedStatuses.upperBound), got \(expect.lowerBound)-\(expect.upperBound)"))
+        }
         return problems
     }
 }

@@ -66,7 +66,12 @@ extension ServiceDraft {
 
     /// A check without a port of its own probes the service's port; a service on all ports has none.
     private func healthProblems(_ health: HealthCheckSpec) -> [FieldProblem] {
+        guard health.probes else { return [] }
         var problems = health.problems()
+        if health.type == .dsr, transport == .udp {
+            problems.append(FieldProblem(path: "type", reason: "dsr sends a TCP SYN to the VIP, so it checks tcp services only; "
+                                         + "a udp service can check a TCP port of its backends with tcp or http"))
+        }
         if health.port == nil, port == .some(nil) {
             problems.append(FieldProblem(path: "port", reason: "is required when the service has no port (it takes all ports)"))
         }

@@ -41,6 +41,7 @@ extension ConfigSummary {
         object.add("health", service.health.map(healthValue) ?? .null)
         object.add("backends", .array(service.backends.map(backendValue)))
         object.add("announce", .string(service.announce.rawValue))
+        object.add("on_all_down", .string(service.onAllDown.rawValue))
         return .object(object)
     }
 
@@ -52,6 +53,9 @@ extension ConfigSummary {
         object.add("timeout_ms", .int(health.timeoutMilliseconds))
         object.add("rise", .int(health.rise))
         object.add("fall", .int(health.fall))
+        object.add("path", health.type == .http ? .string(health.path) : .null)
+        object.add("host", health.type == .http ? .optionalString(health.host) : .null)
+        object.add("expect", health.type == .http ? .string(HealthCheckSpec.statusText(health.expect)) : .null)
         return .object(object)
     }
 

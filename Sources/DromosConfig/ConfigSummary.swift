@@ -58,6 +58,10 @@ public enum ConfigSummary {
         } else {
             lines.append("    # health: none (backends count as up)")
         }
+        if service.health?.probes == true {
+            lines.append(setting("    on_all_down", service.onAllDown == .drop ? nil : service.onAllDown.rawValue,
+                                 otherwise: "drop (no backend up: VIP traffic dropped as no-backend)"))
+        }
         lines.append("    backends:")
         for backend in service.backends {
             var fields = ["address: \(yamlText(backend.address.description))", "weight: \(backend.weight)"]
@@ -76,6 +80,7 @@ public enum ConfigSummary {
 
     private static func healthText(_ health: HealthCheckSpec) -> String {
         var fields = ["type: \(health.type.rawValue)"]
+        guard health.probes else { return "{ type: none }  # no probes: backends count as up" }
         if let port = health.port { fields.append("port: \(port)") }
         fields += [
             "interval: \(DurationText.format(milliseconds: health.intervalMilliseconds))",
@@ -83,6 +88,11 @@ public enum ConfigSummary {
             "rise: \(health.rise)",
             "fall: \(health.fall)",
         ]
+        if health.type == .http {
+            fields.append("path: \(yamlText(health.path))")
+            if let host = health.host { fields.append("host: \(yamlText(host))") }
+            fields.append("expect: \(yamlText(HealthCheckSpec.statusText(health.expect)))")
+        }
         return "{ " + fields.joined(separator: ", ") + " }"
     }
 

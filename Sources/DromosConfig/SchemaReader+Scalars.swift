@@ -82,7 +82,7 @@ extension SchemaReader {
     }
 
     /// `-?(0|[1-9][0-9]*)`: Swift's `Int(_:)` alone would also take a leading `+` and leading zeros.
-    private static func decimal(_ text: String) -> Int? {
+    static func decimal(_ text: String) -> Int? {
         let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
         guard let first = digits.first, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
               first != "0" || digits.count == 1 else { return nil }

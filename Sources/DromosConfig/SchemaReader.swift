@@ -43,6 +43,7 @@ struct Fields {
     fileprivate let values: [String: SchemaNode]
 
     func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    func has(_ key: String) -> Bool { values[key] != nil }
 }
 
 /// An optional field: left out (take the default), read, or present but unreadable (reported already).

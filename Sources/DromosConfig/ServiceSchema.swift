@@ -4,8 +4,9 @@ import DromosWire
 /// A service and its backends: the fields, their names, defaults and rules, for the config file's
 /// `services` and the control protocol alike.
 extension SchemaReader {
-    static let serviceKeys = ["name", "vip", "port", "protocol", "scheduler", "maglev_table_size", "health", "backends", "announce"]
-    static let healthKeys = ["type", "port", "interval", "timeout", "rise", "fall"]
+    static let serviceKeys = ["name", "vip", "port", "protocol", "scheduler", "maglev_table_size", "health", "on_all_down", "backends", "announce"]
+    static let healthKeys = ["type", "port", "interval", "timeout", "rise", "fall", "path", "host", "expect"]
+    static let httpOnlyHealthKeys = ["path", "host", "expect"]
     static let backendKeys = ["address", "weight", "mac"]
     /// The control protocol's names from before it read services with this schema, refused with the
     /// name to use: a request that still sends them is told how to fix it.
@@ -46,6 +47,15 @@ extension SchemaReader {
         let servicePort = draft.port
         // An unreadable health check is left unchecked, like none at all; its problems are reported.
         draft.health = optional(fields, "health") { node, path in health(node, at: path, servicePort: servicePort) }.orNone ?? nil
+        let onAllDown = optional(fields, "on_all_down") { node, path in
+            choice(node, at: path, from: AllDownPolicy.allCases.map { ($0.rawValue, $0) })
+        }
+        // Without probes nothing is ever down by a check, and forward never forwards to a backend forced
+        // down: the setting would change nothing.
+        if case .present = onAllDown, fields.has("health") ? draft.health?.probes == false : true {
+            report(fields.path("on_all_down"), "applies only with a health check that sends probes (health: { type: tcp|http|dsr })")
+        }
+        draft.onAllDown = onAllDown.or(.drop) ?? .drop
         draft.backends = required(fields, "backends", backends)
         draft.announce = optional(fields, "announce") { node, path in
             choice(node, at: path, from: VIPAnnouncement.allCases.map { ($0.rawValue, $0) })
@@ -65,14 +75,49 @@ extension SchemaReader {
         let type = required(fields, "type") { node, path in
             choice(node, at: path, from: HealthCheckType.allCases.map { ($0.rawValue, $0) })
         }
+        if type == HealthCheckType.none {
+            for key in Self.healthKeys where key != "type" && fields.has(key) {
+                report(fields.path(key), "type none sends no probes, so it takes no \(key)")
+            }
+            return HealthCheckSpec(type: .none)
+        }
+        if let type, type != .http {
+            for key in Self.httpOnlyHealthKeys where fields.has(key) {
+                report(fields.path(key), "applies only to type http, not \(type.rawValue)")
+            }
+        }
         let port = optional(fields, "port", port).map { Optional($0) }.or(servicePort ?? nil)
         let interval = optional(fields, "interval", duration).or(defaults.intervalMilliseconds)
         let timeout = optional(fields, "timeout", duration).or(defaults.timeoutMilliseconds)
         let rise = optional(fields, "rise") { integer($0, at: $1, expected: HealthCheckSpec.allowedRiseFall) }.or(defaults.rise)
         let fall = optional(fields, "fall") { integer($0, at: $1, expected: HealthCheckSpec.allowedRiseFall) }.or(defaults.fall)
+        let requestPath = optional(fields, "path", text).or(defaults.path)
+        let host = optional(fields, "host", text).orNone
+        let expect = optional(fields, "expect", statusRange).or(defaults.expect)
         guard let port, let interval, let timeout else { return nil }
         return HealthCheckSpec(type: type ?? defaults.type, port: port, intervalMilliseconds: interval,
-                               timeoutMilliseconds: timeout, rise: rise ?? defaults.rise, fall: fall ?? defaults.fall)
+                               timeoutMilliseconds: timeout, rise: rise ?? defaults.rise, fall: fall ?? defaults.fall,
+                               path: requestPath ?? defaults.path, host: host ?? nil, expect: expect ?? defaults.expect)
+    }
+
+    /// `expect`: one status (`200`) or an inclusive range (`"200-299"`). Range bounds are checked with
+    /// the model.
+    private func statusRange(_ node: SchemaNode, at path: String) -> ClosedRange<Int>? {
+        let expected = "a status such as 200 or a range such as \"200-399\""
+        guard case .scalar(let text, _) = node.content else {
+            report(path, "must be \(expected), got \(node.kindDescription)")
+            return nil
+        }
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { Self.decimal(String($0)) }
+        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil else {
+            report(path, "must be \(expected), got \"\(text)\"")
+            return nil
+        }
+        guard low <= high else {
+            report(path, "must be a range from low to high, got \"\(text)\"")
+            return nil
+        }
+        return low...high
     }
 
     /// A backend on its own (`backend add`): its fields, and the rules it has without its service.

@@ -1,6 +1,7 @@
 public import DromosBalancer
 public import DromosConfig
 public import DromosDatapath
+import DromosHealth
 import DromosHost
 import DromosSystem
 public import DromosWire
@@ -32,6 +33,13 @@ public struct RunningPool: Sendable {
     public var generation: UInt32
     public var acceptedChanges: UInt64
     public var refusedChanges: UInt64
+    /// What the health checks found down when `table` was built.
+    public var healthDown: Set<BackendKey> = []
+
+    /// The backends of `service` that take traffic in `table` (checks, overrides and `on_all_down` applied).
+    public func upBackends(_ service: ServiceSpec) -> Set<IPAddress> {
+        ControlPlane.upBackends(service, pool: pool, healthDown: healthDown)
+    }
 }
 
 /// The single owner of the running spec. A change is applied to a copy, validated, turned into a complete
@@ -47,6 +55,10 @@ public final class ControlPlane: Sendable {
         var neighbors: [IPAddress: MACAddress]
         var vips: [IPAddress]
         var generation: UInt32
+        /// What the health checks found down (not persisted: the checks run again after a restart).
+        var healthDown: Set<BackendKey> = []
+        /// Services with no backend up, as last logged.
+        var allDown: Set<String> = []
     }
 
     public let publisher: TablePublisher
@@ -55,12 +67,13 @@ public final class ControlPlane: Sendable {
     private let log: @Sendable (String) -> Void
     private let owned: Mutex<Owned>
     private let published: Mutex<RunningPool>
+    private let poolObserver = Mutex<(@Sendable ([ServiceSpec]) -> Void)?>(nil)
 
     /// Builds the first table from `pool` and records it in the state file (so the file names the config
     /// it started from). Installs nothing: the caller installs the drop rule for `vips` before traffic.
     public init(pool: RuntimePool, configServices: [ServiceSpec], stateFile: StateFile?, hooks: ControlHooks,
                 log: @escaping @Sendable (String) -> Void) throws(ControlError) {
-        let table = try Self.buildTable(pool: pool, neighbors: [:], generation: 1)
+        let table = try Self.buildTable(pool: pool, neighbors: [:], healthDown: [], generation: 1)
         if let stateFile { try stateFile.save(SavedState(configServices: configServices, pool: pool)) }
         publisher = TablePublisher(table)
         self.stateFile = stateFile
@@ -69,6 +82,7 @@ public final class ControlPlane: Sendable {
         let vips = Self.vips(pool.services)
         owned = Mutex(Owned(pool: pool, configServices: configServices, neighbors: [:], vips: vips, generation: 1))
         published = Mutex(RunningPool(pool: pool, table: table, generation: 1, acceptedChanges: 0, refusedChanges: 0))
+        owned.withLock { logAllDown(&$0) }
     }
 
     /// The pool to start with, and a sentence for the log saying why. The rule: the state file records the
@@ -81,15 +95,45 @@ public final class ControlPlane: Sendable {
         guard let saved = try stateFile.load() else { return (fromConfig, "no state file at \(stateFile.path) yet: starting from the config file") }
         if saved.configServices == config.balancer.services {
             return (saved.pool, "restored the running pool from \(stateFile.path) (\(saved.pool.services.count) service(s), "
-                    + "\(saved.pool.drained.count) draining backend(s)); the config file is unchanged since it was written")
+                    + "\(saved.pool.drained.count) draining backend(s), \(saved.pool.forced.count) forced up or down); "
+                    + "the config file is unchanged since it was written")
         }
-        return (fromConfig, "the config file's services changed since \(stateFile.path) was written: starting from the "
-                + "config file; the runtime changes recorded there are dropped")
+        // Overrides are the operator's word on a backend, not a change of the pool: they stay for backends
+        // the edited file still has.
+        var edited = fromConfig
+        edited.forced = saved.pool.forced.filter { edited.contains($0.key) }
+        return (edited, "the config file's services changed since \(stateFile.path) was written: starting from the "
+                + "config file; the runtime changes recorded there are dropped"
+                + (edited.forced.isEmpty ? "" : " (\(edited.forced.count) backend(s) stay forced up or down)"))
     }
 
     public var running: RunningPool { published.withLock { $0 } }
 
     public var vips: [IPAddress] { owned.withLock { $0.vips } }
+
+    /// Called with the running services after every accepted change (the health checker follows them).
+    public func observePool(_ body: @escaping @Sendable ([ServiceSpec]) -> Void) {
+        poolObserver.withLock { $0 = body }
+    }
+
+    /// Where frames for a backend go now (its static or resolved MAC), from the running table.
+    public func backendMAC(_ key: BackendKey) -> MACAddress? {
+        let table = published.withLock { $0.table }
+        guard let service = table.services.firstIndex(where: { $0.key == key.service }) else { return nil }
+        let slot = table.lookupBackend(service: Int32(service), address: key.address)
+        return slot >= 0 ? table.backendMAC(slot) : nil
+    }
+
+    /// From the health checker: the backends its checks find down now. Rebuilds and publishes the table
+    /// when that changes what is up (not persisted, not counted as a change); returns the new generation.
+    @discardableResult
+    public func setHealthDown(_ down: Set<BackendKey>) -> UInt32? {
+        owned.withLock { (owned: inout Owned) -> UInt32? in
+            guard owned.healthDown != down else { return nil }
+            owned.healthDown = down
+            return republish(&owned, because: "health")
+        }
+    }
 
     /// How long a change waits for every worker to adopt its table before it is answered anyway (and
     /// the lag logged): a worker adopts at its next batch boundary, within one idle wait (10 ms).
@@ -124,12 +168,7 @@ public final class ControlPlane: Sendable {
             guard owned.neighbors[address] != mac else { return false }
             owned.neighbors[address] = mac
             let uses = owned.pool.services.contains { $0.backends.contains { $0.address == address && $0.mac == nil } }
-            guard uses, let table = try? Self.buildTable(pool: owned.pool, neighbors: owned.neighbors,
-                                                         generation: owned.generation &+ 1) else { return false }
-            owned.generation &+= 1
-            publisher.publish(table)
-            let pool = owned.pool, generation = owned.generation
-            published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool }
+            guard uses, let generation = republish(&owned, because: "neighbor") else { return false }
             log("neighbor \(address) is at \(mac): table generation \(generation)")
             return true
         }
@@ -146,17 +185,26 @@ public final class ControlPlane: Sendable {
             let changed = used.contains { owned.neighbors[$0] != macs[$0] }
             owned.neighbors = macs
             guard changed else { return nil }
-            let table: ForwardingTable
-            do { table = try Self.buildTable(pool: owned.pool, neighbors: macs, generation: owned.generation &+ 1) } catch {
-                log("backend MACs changed but the table could not be rebuilt: \(error)")
-                return nil
-            }
-            owned.generation &+= 1
-            publisher.publish(table)
-            let pool = owned.pool, generation = owned.generation
-            published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool }
-            return generation
+            return republish(&owned, because: "backend MACs")
         }
+    }
+
+    /// A new table for the same pool (neighbors or health changed): built, published, logged on failure.
+    private func republish(_ owned: inout Owned, because cause: String) -> UInt32? {
+        let table: ForwardingTable
+        do {
+            table = try Self.buildTable(pool: owned.pool, neighbors: owned.neighbors, healthDown: owned.healthDown,
+                                        generation: owned.generation &+ 1)
+        } catch {
+            log("\(cause) changed but the table could not be rebuilt: \(error)")
+            return nil
+        }
+        owned.generation &+= 1
+        publisher.publish(table)
+        let pool = owned.pool, generation = owned.generation, healthDown = owned.healthDown
+        published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool; $0.healthDown = healthDown }
+        logAllDown(&owned)
+        return generation
     }
 
     private func commit(_ change: PoolChange, _ owned: inout Owned) throws(ControlError) -> UInt32 {
@@ -168,7 +216,11 @@ public final class ControlPlane: Sendable {
             case .success(let loaded): config = loaded
             case .failure(let failure): throw failure
             }
+            // A reload starts from the file (drains and runtime changes go); overrides stay for the backends
+            // that stay, as an operator's word on a server is not part of the file.
+            let forced = pool.forced
             pool = RuntimePool(services: config.balancer.services)
+            pool.forced = forced.filter { pool.contains($0.key) }
             configServices = config.balancer.services
         } else {
             try change.apply(to: &pool)
@@ -177,7 +229,7 @@ public final class ControlPlane: Sendable {
         let problems = hooks.hostProblems(pool.services)
         if !problems.isEmpty { throw ControlError(problems.joined(separator: "; ")) }
         let generation = owned.generation &+ 1
-        let table = try Self.buildTable(pool: pool, neighbors: owned.neighbors, generation: generation)
+        let table = try Self.buildTable(pool: pool, neighbors: owned.neighbors, healthDown: owned.healthDown, generation: generation)
         let vips = Self.vips(pool.services)
         // New VIPs must be covered before any worker forwards them, or the kernel answers them too.
         if vips != owned.vips, let failure = hooks.coverVIPs(vips) {
@@ -192,28 +244,75 @@ public final class ControlPlane: Sendable {
             }
         }
         publisher.publish(table)
-        owned = Owned(pool: pool, configServices: configServices, neighbors: owned.neighbors, vips: vips, generation: generation)
+        owned.pool = pool
+        owned.configServices = configServices
+        owned.vips = vips
+        owned.generation = generation
         published.withLock { running in
             running.pool = pool
             running.table = table
             running.generation = generation
+            running.healthDown = owned.healthDown
             running.acceptedChanges += 1
         }
+        logAllDown(&owned)
+        let services = pool.services
+        poolObserver.withLock { $0 }?(services)
         return generation
     }
 
-    static func buildTable(pool: RuntimePool, neighbors: [IPAddress: MACAddress], generation: UInt32) throws(ControlError) -> ForwardingTable {
+    static func buildTable(pool: RuntimePool, neighbors: [IPAddress: MACAddress], healthDown: Set<BackendKey>,
+                           generation: UInt32) throws(ControlError) -> ForwardingTable {
         var states: [BackendKey: BackendState] = [:]
         for service in pool.services {
-            for backend in service.backends where backend.mac == nil {
-                if let mac = neighbors[backend.address] {
-                    states[BackendKey(service: service.key, address: backend.address)] = BackendState(mac: mac)
-                }
+            let up = upBackends(service, pool: pool, healthDown: healthDown)
+            for backend in service.backends {
+                let key = BackendKey(service: service.key, address: backend.address)
+                let mac = backend.mac ?? neighbors[backend.address]
+                let isUp = up.contains(backend.address)
+                if backend.mac == nil || !isUp { states[key] = BackendState(isUp: isUp, mac: mac) }
             }
         }
         do { return try ForwardingTable(generation: generation, services: pool.effectiveServices, states: states) } catch {
             throw ControlError("cannot build the forwarding table: \(error)")
         }
+    }
+
+    /// The backends of `service` that take traffic: forced up, or not forced down and not found down by the
+    /// checks. With none of them up, `on_all_down: forward` takes every backend not forced down.
+    static func upBackends(_ service: ServiceSpec, pool: RuntimePool, healthDown: Set<BackendKey>) -> Set<IPAddress> {
+        var up: Set<IPAddress> = []
+        var notForcedDown: Set<IPAddress> = []
+        for backend in service.backends {
+            let forced = pool.forced(service, backend.address)
+            if forced != .down { notForcedDown.insert(backend.address) }
+            if forced == .up || (forced == nil && !healthDown.contains(BackendKey(service: service.key, address: backend.address))) {
+                up.insert(backend.address)
+            }
+        }
+        return up.isEmpty && service.onAllDown == .forward ? notForcedDown : up
+    }
+
+    /// Warns once when a service is left with no backend up, and says when it has one again.
+    private func logAllDown(_ owned: inout Owned) {
+        let none = Set(owned.pool.services.filter { service in
+            service.backends.allSatisfy { backend in
+                let forced = owned.pool.forced(service, backend.address)
+                return forced == .down || (forced == nil && owned.healthDown.contains(BackendKey(service: service.key, address: backend.address)))
+            }
+        }.map(\.name))
+        for name in none.subtracting(owned.allDown).sorted() {
+            guard let service = owned.pool.services.first(where: { $0.name == name }) else { continue }
+            let forwarding = service.onAllDown == .forward
+                && service.backends.contains { owned.pool.forced(service, $0.address) != .down }
+            log(forwarding
+                ? "warning: service \(name) has no backend up: forwarding to all its backends not forced down (on_all_down: forward)"
+                : "warning: service \(name) has no backend up: its VIP traffic is dropped (no-backend) until one is")
+        }
+        for name in owned.allDown.subtracting(none).sorted() where owned.pool.services.contains(where: { $0.name == name }) {
+            log("service \(name) has a backend up again")
+        }
+        owned.allDown = none
     }
 
     static func vips(_ services: [ServiceSpec]) -> [IPAddress] {

@@ -11,11 +11,19 @@ public enum ControlReplyText {
         switch command {
         case "status":
             return pairs(reply, ["pid", "interface", "workers", "generation", "services", "backends", "draining",
-                                 "accepted_changes", "refused_changes", "uptime_seconds", "state_file"])
+                                 "health_down", "forced", "accepted_changes", "refused_changes", "uptime_seconds", "state_file"])
         case "services":
             return table(reply["services"], ["name", "vip", "port", "protocol", "scheduler", "backends", "draining"])
         case "backends":
-            return table(reply["backends"], ["address", "weight", "state", "mac"])
+            // The health columns only where something checks or overrides: otherwise they would all say so.
+            guard case .array(let rows)? = reply["backends"] else { return table(nil, []) }
+            func word(_ value: ParsedJSON?) -> String? {
+                if case .string(let text)? = value { return text }
+                return nil
+            }
+            let health = rows.contains { row in word(row["health"]) != "unchecked" || word(row["forced"]) != nil }
+            return table(reply["backends"], ["address", "weight", "state", "mac"]
+                         + (health ? ["health", "forced", "last_result", "last_result_age_ms", "successes", "failures", "last_change"] : []))
         case "stats":
             var text = pairs(reply["totals"] ?? .null, ["received", "forwarded", "passed", "dropped", "outgoing", "ring_drops",
                                                        "active_flows", "expired", "batches", "adoptions"])

@@ -1,6 +1,7 @@
 import DromosBalancer
 import DromosConfig
 import DromosDatapath
+import DromosHealth
 import DromosHost
 import DromosSystem
 import DromosWire
@@ -19,6 +20,8 @@ extension ControlService {
         response.add("services", .int(running.pool.services.count))
         response.add("backends", .int(running.pool.services.reduce(0) { $0 + $1.backends.count }))
         response.add("draining", .int(running.pool.drained.count))
+        response.add("health_down", .int(running.healthDown.count))
+        response.add("forced", .int(running.pool.forced.count))
         response.add("accepted_changes", .int(Int(running.acceptedChanges)))
         response.add("refused_changes", .int(Int(running.refusedChanges)))
         response.add("uptime_seconds", .int(Int(UInt64(now.tv_sec) &- startedAt)))
@@ -37,16 +40,33 @@ extension ControlService {
         return .object(line)
     }
 
-    func backendSummary(_ backend: BackendSpec, service: ServiceSpec, _ running: RunningPool) -> JSONValue {
+    func backendSummary(_ backend: BackendSpec, service: ServiceSpec, _ running: RunningPool, up: Set<IPAddress>,
+                        checks: [BackendKey: HealthBoard.Entry], now: Clock.Reading) -> JSONValue {
         let draining = running.pool.drained.contains(.init(service: service.name, address: backend.address))
         let serviceIndex = running.table.services.firstIndex { $0.key == service.key }
         let slot = serviceIndex.map { running.table.lookupBackend(service: Int32($0), address: backend.address) } ?? -1
         let mac = slot >= 0 ? running.table.backendMAC(slot) : backend.mac
+        let forced = running.pool.forced(service, backend.address)
+        let check = checks[BackendKey(service: service.key, address: backend.address)]
         var line = JSONLine()
         line.add("address", .string(backend.address.description))
         line.add("weight", .int(backend.weight))
-        line.add("state", .string(draining || backend.weight == 0 ? "draining" : mac == nil ? "unresolved" : "active"))
+        let state = !up.contains(backend.address) ? "down" : draining || backend.weight == 0 ? "draining" : mac == nil ? "unresolved" : "active"
+        line.add("state", .string(state))
         line.add("mac", .optionalString(mac?.description))
+        line.add("health", .string(check.map { $0.health.isUp ? "up" : "down" } ?? "unchecked"))
+        line.add("forced", .optionalString(forced?.rawValue))
+        if let check {
+            let health = check.health
+            line.add("check", .string(check.target.check.type.rawValue))
+            line.add("last_result", .optionalString(health.lastOutcome?.text))
+            line.add("last_result_age_ms", health.lastProbeAt.map { .int(Int(now.monotonicMilliseconds &- $0)) } ?? .null)
+            line.add("successes", .int(health.successes))
+            line.add("failures", .int(health.failures))
+            line.add("probes", .int(health.probes))
+            line.add("last_change", .string(now.wallClockText(atMonotonicMilliseconds: health.changedAt)))
+            line.add("last_change_age_ms", .int(Int(now.monotonicMilliseconds &- health.changedAt)))
+        }
         return .object(line)
     }
 

@@ -1,6 +1,7 @@
 import DromosBalancer
 import DromosConfig
 import DromosDatapath
+public import DromosHealth
 import DromosHost
 import DromosSystem
 import DromosWire
@@ -11,7 +12,8 @@ import Glibc
 public final class ControlService: Sendable {
     public static let commands = [
         "status", "services", "backends", "stats", "flows", "service add", "service remove", "backend add",
-        "backend remove", "backend weight", "backend drain", "backend undrain", "reload", "vip announce",
+        "backend remove", "backend weight", "backend drain", "backend undrain", "backend down", "backend up", "backend auto",
+        "reload", "vip announce",
     ]
     public static let defaultFlowLimit = 100
     public static let maximumFlowLimit = 10_000
@@ -19,14 +21,17 @@ public final class ControlService: Sendable {
     public let plane: ControlPlane
     public let datapath: DatapathReader
     public let interface: String
+    /// The health checks' results; nil where nothing checks (tests of the protocol alone).
+    public let health: HealthBoard?
     let startedAt: UInt64
     private let log: @Sendable (String) -> Void
     /// Sends the VIP announcements again (the daemon's `announceVIPs`); nil where nothing can send them.
     private let announce: (@Sendable () -> [String])?
 
-    public init(plane: ControlPlane, datapath: DatapathReader, interface: String, log: @escaping @Sendable (String) -> Void,
-                announce: (@Sendable () -> [String])? = nil) {
+    public init(plane: ControlPlane, datapath: DatapathReader, interface: String, health: HealthBoard? = nil,
+                log: @escaping @Sendable (String) -> Void, announce: (@Sendable () -> [String])? = nil) {
         self.announce = announce
+        self.health = health
         self.plane = plane
         self.datapath = datapath
         self.interface = interface
@@ -70,7 +75,12 @@ public final class ControlService: Sendable {
             let running = plane.running
             let service = running.pool.services[try running.pool.serviceIndex(name)]
             response.add("service", .string(name))
-            response.add("backends", .array(service.backends.map { backendSummary($0, service: service, running) }))
+            let up = running.upBackends(service)
+            let checks = health?.snapshot ?? [:]
+            let now = Clock.Reading.now()
+            response.add("backends", .array(service.backends.map {
+                backendSummary($0, service: service, running, up: up, checks: checks, now: now)
+            }))
         case "stats":
             try fields.finish()
             stats(into: &response)
@@ -104,7 +114,7 @@ public final class ControlService: Sendable {
             // The rest of the request is the backend, an entry of the config file's `backends`.
             let backend = try ServiceCodec.decodeBackend(fields.remaining(), path: "")
             try change(.addBackend(service: name, backend), into: &response)
-        case "backend remove", "backend drain", "backend undrain", "backend weight":
+        case "backend remove", "backend drain", "backend undrain", "backend weight", "backend down", "backend up", "backend auto":
             let name = try fields.string("service")
             let address = try ServiceCodec.decodeAddress(try fields.required("address"), path: "address")
             let weight = command == "backend weight" ? try ServiceCodec.decodeWeight(try fields.required("weight"), path: "weight") : 0
@@ -113,6 +123,9 @@ public final class ControlService: Sendable {
             case "backend remove": .removeBackend(service: name, address: address)
             case "backend drain": .drain(service: name, address: address)
             case "backend undrain": .undrain(service: name, address: address)
+            case "backend down": .force(service: name, address: address, .down)
+            case "backend up": .force(service: name, address: address, .up)
+            case "backend auto": .force(service: name, address: address, nil)
             default: .setWeight(service: name, address: address, weight: weight)
             }
             try self.change(change, into: &response)
@@ -142,6 +155,7 @@ public final class ControlService: Sendable {
         case .setWeight(let name, let address, let weight): return "backend weight \(name) \(address) \(weight)"
         case .drain(let name, let address): return "backend drain \(name) \(address)"
         case .undrain(let name, let address): return "backend undrain \(name) \(address)"
+        case .force(let name, let address, let state): return "backend \(state?.rawValue ?? "auto") \(name) \(address)"
         case .reload: return "reload"
         }
     }

@@ -1,6 +1,7 @@
 import DromosBalancer
 import DromosConfig
 import DromosDatapath
+public import DromosHealth
 import DromosHost
 import DromosSystem
 import DromosWire
@@ -16,15 +17,35 @@ public final class MetricsExporter: Sendable {
     private let datapath: DatapathReader
     private let series = Mutex<Series>(Series())
 
+    private let health: HealthBoard?
+    /// Probe latencies, recorded as probes finish (a histogram cannot be set at scrape time like the rest).
+    private let latencies = Mutex<[BackendKey: ValueHistogram]>([:])
+    static let latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
     private struct Series: ~Copyable {
         var counters: [String: Counter] = [:]
         var gauges: [String: Gauge] = [:]
         var seen: Set<String> = []
     }
 
-    public init(plane: ControlPlane, datapath: DatapathReader) {
+    public init(plane: ControlPlane, datapath: DatapathReader, health: HealthBoard? = nil) {
         self.plane = plane
         self.datapath = datapath
+        self.health = health
+        health?.observeLatency { [weak self] target, _, seconds in self?.recordLatency(target, seconds) }
+    }
+
+    private func recordLatency(_ target: HealthTarget, _ seconds: Double) {
+        let histogram = latencies.withLock { latencies in
+            if let existing = latencies[target.key] { return existing }
+            let made = registry.makeValueHistogram(
+                descriptor: MetricNameDescriptor(metricName: "dromos_health_probe_duration_seconds", unitName: "",
+                                                 helpText: "Health probe latency, to the answer or the failure"),
+                labels: [("service", target.service), ("backend", target.key.address.description)], buckets: Self.latencyBuckets)
+            latencies[target.key] = made
+            return made
+        }
+        histogram.record(seconds)
     }
 
     public func scrape() -> [UInt8] {
@@ -48,10 +69,14 @@ public final class MetricsExporter: Sendable {
                 counter(&series, "dromos_frames_total", [("verdict", decision.verdict.name), ("reason", decision.reason)],
                         decision.frames, "Frames by verdict and reason (the words of dromos explain)")
             }
+            let checks = health?.snapshot ?? [:]
+            let healthDown = running.healthDown
             var perService: [String: (packets: UInt64, bytes: UInt64, newFlows: UInt64, active: Int64)] = [:]
             let statistics = Dictionary(report.backends.map { ("\($0.service) \($0.address)", $0) }) { first, _ in first }
             for service in running.pool.services {
                 var totals = perService[service.name] ?? (0, 0, 0, 0)
+                let up = ControlPlane.upBackends(service, pool: running.pool, healthDown: healthDown)
+                var healthy = 0
                 for backend in service.backends {
                     let labels = [("service", service.name), ("backend", backend.address.description)]
                     let figures = statistics["\(service.name) \(backend.address)"]
@@ -65,6 +90,17 @@ public final class MetricsExporter: Sendable {
                     let draining = running.pool.drained.contains(.init(service: service.name, address: backend.address))
                     gauge(&series, "dromos_backend_draining", labels, draining || backend.weight == 0 ? 1 : 0,
                           "1 while the backend keeps its flows but takes no new ones")
+                    let key = BackendKey(service: service.key, address: backend.address)
+                    let forced = running.pool.forced(service, backend.address)
+                    if forced == .up || (forced == nil && !healthDown.contains(key)) { healthy += 1 }
+                    gauge(&series, "dromos_backend_up", labels, up.contains(backend.address) ? 1 : 0,
+                          "1 while the backend takes traffic (health checks, overrides and on_all_down applied)")
+                    if let check = checks[key] {
+                        for result in ["success"] + ProbeFailure.Kind.allCases.map(\.rawValue) {
+                            counter(&series, "dromos_health_probes_total", labels + [("result", result)], check.probes[result] ?? 0,
+                                    "Health probes by result")
+                        }
+                    }
                     totals = (totals.packets &+ packets, totals.bytes &+ bytes, totals.newFlows &+ newFlows, totals.active &+ active)
                 }
                 perService[service.name] = totals
@@ -73,6 +109,8 @@ public final class MetricsExporter: Sendable {
                 counter(&series, "dromos_service_bytes_total", labels, totals.bytes, "Wire bytes forwarded for the service")
                 counter(&series, "dromos_service_new_flows_total", labels, totals.newFlows, "Flows scheduled for the service")
                 gauge(&series, "dromos_service_active_flows", labels, Double(totals.active), "Flows of the service")
+                gauge(&series, "dromos_service_healthy_backends", labels, Double(healthy),
+                      "Backends up by their health checks and overrides")
             }
             for (key, stale) in series.counters where !series.seen.contains(key) {
                 registry.unregisterCounter(stale)
@@ -81,6 +119,13 @@ public final class MetricsExporter: Sendable {
             for (key, stale) in series.gauges where !series.seen.contains(key) {
                 registry.unregisterGauge(stale)
                 series.gauges[key] = nil
+            }
+            let checked = Set(checks.keys)
+            latencies.withLock { latencies in
+                for (key, stale) in latencies where !checked.contains(key) {
+                    registry.unregisterValueHistogram(stale)
+                    latencies[key] = nil
+                }
             }
             return registry.emitToBuffer()
         }

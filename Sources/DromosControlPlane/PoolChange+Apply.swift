@@ -54,6 +54,16 @@ extension PoolChange {
                 let hint = weight == 0 ? " (its configured weight is 0: give it one with backend weight)" : ""
                 throw ControlError("\(address) of service \"\(name)\" is not draining\(hint)")
             }
+        case .force(let name, let address, let state):
+            let service = try pool.serviceIndex(name)
+            _ = try pool.backendIndex(service: service, address: address)
+            let member = RuntimePool.Member(service: name, address: address)
+            let current = pool.forced[member]
+            guard current != state else {
+                throw ControlError(state.map { "\(address) of service \"\(name)\" is forced \($0.rawValue) already" }
+                                   ?? "\(address) of service \"\(name)\" is not forced: its health checks decide already")
+            }
+            pool.forced[member] = state
         }
     }
 }

@@ -19,10 +19,17 @@ public struct RuntimePool: Equatable, Sendable {
 
     public var services: [ServiceSpec]
     public var drained: Set<Member>
+    /// Operator overrides of health (`backend down|up`), kept across restarts and reloads.
+    public var forced: [Member: ForcedHealth]
 
-    public init(services: [ServiceSpec], drained: Set<Member> = []) {
+    public init(services: [ServiceSpec], drained: Set<Member> = [], forced: [Member: ForcedHealth] = [:]) {
         self.services = services
         self.drained = drained
+        self.forced = forced
+    }
+
+    public func forced(_ service: ServiceSpec, _ address: IPAddress) -> ForcedHealth? {
+        forced[Member(service: service.name, address: address)]
     }
 
     /// What the forwarding table is built from: a drained backend has weight 0 there (it keeps its
@@ -53,10 +60,14 @@ public struct RuntimePool: Equatable, Sendable {
         return index
     }
 
-    /// Drain marks of backends that are gone serve nothing; they would only resurrect on a later add.
+    /// Drain marks and overrides of backends that are gone serve nothing; they would only resurrect on a
+    /// later add.
     mutating func forgetDrainsOfRemovedBackends() {
-        drained = drained.filter { member in
-            services.contains { $0.name == member.service && $0.backends.contains { $0.address == member.address } }
-        }
+        drained = drained.filter(contains)
+        forced = forced.filter { contains($0.key) }
+    }
+
+    func contains(_ member: Member) -> Bool {
+        services.contains { $0.name == member.service && $0.backends.contains { $0.address == member.address } }
     }
 }

@@ -40,6 +40,14 @@ public struct StateFile: Sendable {
             return JSONValue.object(entry)
         }
         line.add("drained", .array(drained))
+        let forced = state.pool.forced.sorted { ($0.key.service, $0.key.address) < ($1.key.service, $1.key.address) }.map { member, state in
+            var entry = JSONLine()
+            entry.add("service", .string(member.service))
+            entry.add("address", .string(member.address.description))
+            entry.add("state", .string(state.rawValue))
+            return JSONValue.object(entry)
+        }
+        line.add("forced", .array(forced))
         return line.encoded + "\n"
     }
 
@@ -69,11 +77,23 @@ public struct StateFile: Sendable {
             drained.insert(RuntimePool.Member(service: service, address: address))
             try entry.finish()
         }
+        var forced: [RuntimePool.Member: ForcedHealth] = [:]
+        for (index, value) in (try fields.optionalArray("forced") ?? []).enumerated() {
+            var entry = try JSONFields(value, path: "forced[\(index)]")
+            let service = try entry.string("service")
+            let address = try ServiceCodec.decodeAddress(try entry.required("address"), path: entry.name("address"))
+            let word = try entry.string("state")
+            guard let state = ForcedHealth(rawValue: word) else {
+                throw ControlError("\(entry.name("state")): must be up or down, got \"\(word)\"")
+            }
+            forced[RuntimePool.Member(service: service, address: address)] = state
+            try entry.finish()
+        }
         try fields.finish()
         if let problem = BalancerSpec(services: running).problems().first {
             throw ControlError("services: \(problem)")
         }
-        return SavedState(configServices: configServices, pool: RuntimePool(services: running, drained: drained))
+        return SavedState(configServices: configServices, pool: RuntimePool(services: running, drained: drained, forced: forced))
     }
 
     /// Nil when there is no state file yet.

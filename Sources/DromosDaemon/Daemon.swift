@@ -74,6 +74,7 @@ public final class Daemon: @unchecked Sendable {
             },
             hostProblems: { services in
                 DaemonPreflight.poolProblems(services: services, interface: interface, interfaces: HostInterface.all())
+                    + Self.healthSourceProblems(services, interface: interface)
             },
             loadConfig: { [load = self.load] in
                 switch load(interface) {
@@ -159,23 +160,27 @@ public final class Daemon: @unchecked Sendable {
         let reader = DatapathReader.workers(mailboxes: opened.mailboxes) { [workerCounters] in
             workerCounters.reduce(DatapathCounters()) { $0 + $1.load() }
         }
+        // After the ports, so that a failure above leaves no checker threads behind.
+        let checker = try makeHealthChecker(plane: plane, interface: config.interface, mac: ownMAC)
         // The control socket and metrics before the rule: a socket in use (another daemon) stops us here.
         let server: ControlServer
         let metrics: MetricsServer?
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
-                service: ControlService(plane: plane, datapath: reader, interface: config.interface, log: log,
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, health: checker.board, log: log,
                                         announce: { [unowned self] in self.announceVIPs() }),
                 limits: controlLimits, log: log)
         } catch {
+            await offThePool { checker.stop() }
             throw Failure(lines: [error.message])
         }
         if let listen = config.metricsListen {
             do {
-                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader))
+                metrics = try MetricsServer(listen: listen, exporter: MetricsExporter(plane: plane, datapath: reader, health: checker.board))
             } catch {
                 server.stop()
+                await offThePool { checker.stop() }
                 throw Failure(lines: [error.message])
             }
         } else {
@@ -192,6 +197,7 @@ public final class Daemon: @unchecked Sendable {
             self.log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
                      + rule.vips.map(\.description).joined(separator: ", "))
             self.threads = starters.take().map { $0() } + [self.startNeighborThread(handOver.take())]
+            checker.update(plane.running.pool.services)
             server.start()
             metrics?.start()
             self.log("running: \(self.workerCount) worker(s) on \(config.interface) (\(self.settings.io.rawValue), fanout group \(fanoutGroup)), "
@@ -202,6 +208,7 @@ public final class Daemon: @unchecked Sendable {
             // Requests first: no change may wait for workers that are already gone.
             server.stop()
             metrics?.stop()
+            checker.stop()
             self.log("stopping: the workers drain their rings")
             self.stopWorkers()
             self.logTotals()
@@ -220,6 +227,8 @@ public final class Daemon: @unchecked Sendable {
         } catch {
             failure = Failure(lines: ["\(error)"])
         }
+        // Stopped already by the forwarding stage's end, unless it never began.
+        await offThePool { checker.stop() }
         if installed.load(ordering: .acquiring) {
             do {
                 try KernelDropRule(interface: config.interface, vips: []).remove()

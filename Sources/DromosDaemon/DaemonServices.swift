@@ -1,3 +1,4 @@
+import DromosSystem
 import Glibc
 import ServiceLifecycle
 import Synchronization
@@ -67,12 +68,5 @@ func offThePool(_ body: @escaping @Sendable () -> Void) async {
 /// What the daemon's own threads block, so that the process's signals reach the lifecycle's handlers
 /// and never interrupt a worker in its ring.
 enum DaemonSignals {
-    static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
-
-    static func blockInThisThread() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in handled { sigaddset(&signals, signal) }
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-    }
+    static func blockInThisThread() { BackgroundThread.blockLifecycleSignals() }
 }

@@ -69,8 +69,8 @@ struct CtlService: ParsableCommand {
 
 struct CtlBackend: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "backend", abstract: "Add, remove, reweigh, drain or undrain a backend.",
-        subcommands: [Add.self, Remove.self, Weight.self, Drain.self, Undrain.self])
+        commandName: "backend", abstract: "Add, remove, reweigh, drain or undrain a backend, or force its health.",
+        subcommands: [Add.self, Remove.self, Weight.self, Drain.self, Undrain.self, Down.self, Up.self, Auto.self])
 
     struct Target: ParsableArguments {
         @Argument(help: "The service's name.") var service: String
@@ -118,6 +118,32 @@ struct CtlBackend: ParsableCommand {
     struct Undrain: ControlRequestCommand {
         static let configuration = CommandConfiguration(abstract: "Give a drained backend new flows again, at its weight.")
         static let request = "backend undrain"
+        @OptionGroup var options: CtlOptions
+        @OptionGroup var target: Target
+        func fields() -> [(String, JSONValue)] { target.fields }
+    }
+
+    struct Down: ControlRequestCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Force a backend down whatever its checks say: its flows move on their next packet (kept across restarts).")
+        static let request = "backend down"
+        @OptionGroup var options: CtlOptions
+        @OptionGroup var target: Target
+        func fields() -> [(String, JSONValue)] { target.fields }
+    }
+
+    struct Up: ControlRequestCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Force a backend up whatever its checks say (kept across restarts).")
+        static let request = "backend up"
+        @OptionGroup var options: CtlOptions
+        @OptionGroup var target: Target
+        func fields() -> [(String, JSONValue)] { target.fields }
+    }
+
+    struct Auto: ControlRequestCommand {
+        static let configuration = CommandConfiguration(abstract: "Give a forced backend back to its health checks.")
+        static let request = "backend auto"
         @OptionGroup var options: CtlOptions
         @OptionGroup var target: Target
         func fields() -> [(String, JSONValue)] { target.fields }

@@ -43,19 +43,6 @@ enum Flags {
     static let ecnSyn = TCPFlag.syn | 0x40 | 0x80
 }
 
-/// splitmix64: a fixed seed gives the same operations on every run and platform.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 extension FlowLookup {
     var handle: FlowHandle? {
         if case .found(let handle) = self { return handle }

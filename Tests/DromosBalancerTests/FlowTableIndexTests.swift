@@ -41,7 +41,7 @@ import DromosWire
     }
 
     @Test func everyDeletionOrderOfACollidingRunKeepsTheIndexWhole() throws {
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         for _ in 0..<200 {
             let table = FlowTable(capacity: 8, timeouts: Flows.timeouts, hashSeed: generator.next())
             let home = Int.random(in: 0..<table.slotCount, using: &generator)

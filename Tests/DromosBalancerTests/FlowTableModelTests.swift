@@ -135,7 +135,7 @@ struct FlowTableModel {
 
     @Test(arguments: runs)
     func randomOperationsMatchTheModel(_ run: Run) throws {
-        var generator = SeededGenerator(state: run.seed)
+        var generator = SplitMix64(seed: run.seed)
         let table = FlowTable(capacity: run.capacity, timeouts: Self.timeouts, hashSeed: run.seed)
         var model = FlowTableModel(capacity: run.capacity, timeouts: Self.timeouts)
         let keys = Self.keyPool(run.keys)

@@ -30,7 +30,7 @@ import DromosBalancer
 
     @Test func unknownKeyInAService() {
         #expect(problems(web(adding: "prot: 80")) == [
-            "services[0].prot: is not a known key (did you mean port?); expected one of: name, vip, port, protocol, scheduler, maglev_table_size, health, backends, announce",
+            "services[0].prot: is not a known key (did you mean port?); expected one of: name, vip, port, protocol, scheduler, maglev_table_size, health, on_all_down, backends, announce",
         ])
     }
 
@@ -42,7 +42,7 @@ import DromosBalancer
 
     @Test func unknownKeyInHealth() {
         #expect(problems(web(adding: "health: { type: tcp, retries: 3 }")) == [
-            "services[0].health.retries: is not a known key; expected one of: type, port, interval, timeout, rise, fall",
+            "services[0].health.retries: is not a known key; expected one of: type, port, interval, timeout, rise, fall, path, host, expect",
         ])
     }
 
@@ -228,10 +228,37 @@ import DromosBalancer
     }
 
     @Test func badProtocolAndHealthType() {
-        #expect(problems(web(adding: "protocol: sctp\nhealth: { type: http }")) == [
+        #expect(problems(web(adding: "protocol: sctp\nhealth: { type: icmp }")) == [
             "services[0].protocol: must be one of tcp, udp, got \"sctp\"",
-            "services[0].health.type: must be one of tcp, got \"http\"",
+            "services[0].health.type: must be one of tcp, http, dsr, none, got \"icmp\"",
         ])
+    }
+
+    @Test func healthFieldsOfOneTypeAreRefusedOnAnother() {
+        #expect(problems(web(adding: "health: { type: tcp, path: /health, expect: 200 }")) == [
+            "services[0].health.path: applies only to type http, not tcp",
+            "services[0].health.expect: applies only to type http, not tcp",
+        ])
+        #expect(problems(web(adding: "health: { type: none, interval: 1s }")) == [
+            "services[0].health.interval: type none sends no probes, so it takes no interval",
+        ])
+        #expect(problems(web(adding: "health: { type: http, path: health, expect: \"399-200\" }")) == [
+            "services[0].health.path: must start with / and hold no spaces or control characters, got \"health\"",
+            "services[0].health.expect: must be a range from low to high, got \"399-200\"",
+        ])
+        #expect(problems(web(adding: "health: { type: http, expect: \"200-700\" }")) == [
+            "services[0].health.expect: must be statuses from 100 to 599, got 200-700",
+        ])
+        #expect(problems(web(adding: "on_all_down: forward")) == [
+            "services[0].on_all_down: applies only with a health check that sends probes (health: { type: tcp|http|dsr })",
+        ])
+        #expect(problems(web(adding: "on_all_down: maybe")) == [
+            "services[0].on_all_down: must be one of drop, forward, got \"maybe\"",
+        ])
+        #expect(problems(web(adding: "protocol: udp\nhealth: { type: dsr }")).contains(
+            "services[0].health.type: dsr sends a TCP SYN to the VIP, so it checks tcp services only; "
+                + "a udp service can check a TCP port of its backends with tcp or http"))
+        #expect(problems(web(adding: "health: { type: http, path: \"/healthz?full=1\", host: app.example, expect: 204 }\non_all_down: forward")).isEmpty)
     }
 
     // MARK: durations

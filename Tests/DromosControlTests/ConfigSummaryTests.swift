@@ -34,6 +34,7 @@ import DromosSystem
                 maglev_table_size: 65537
                 # announce: none (a router routes the VIP here)
                 health: { type: tcp, port: 80, interval: 2s, timeout: 1s, rise: 2, fall: 3 }
+                # on_all_down: drop (no backend up: VIP traffic dropped as no-backend)
                 backends:
                   - { address: 198.18.1.11, weight: 1 }  # mac by ARP
                   - { address: 198.18.1.12, weight: 1, mac: "02:00:00:00:01:12" }
@@ -45,6 +46,7 @@ import DromosSystem
                 maglev_table_size: 251
                 # announce: none (a router routes the VIP here)
                 health: { type: tcp, port: 53, interval: 5s, timeout: 500ms, rise: 2, fall: 3 }
+                # on_all_down: drop (no backend up: VIP traffic dropped as no-backend)
                 backends:
                   - { address: "2001:db8:1::11", weight: 3, mac: "12:34:56:12:34:56" }
                   - { address: "2001:db8:1::12", weight: 0 }  # mac by NDP, draining
@@ -103,7 +105,7 @@ import DromosSystem
             "udp_timeout_ms": 300000, "fragment_timeout_ms": 30000}, "datapath": {"rx_ring": null}, "services": [{"name": "web", \
             "key": "tcp 203.0.113.10:80", "vip": "203.0.113.10", "port": 80, "protocol": "tcp", "scheduler": "maglev", \
             "maglev_table_size": 65537, "health": {"type": "tcp", "port": 80, "interval_ms": 2000, "timeout_ms": 1000, \
-            "rise": 2, "fall": 3}, "backends": [{"address": "198.18.1.11", "weight": 1, "mac": null}], "announce": "none"}]}
+            "rise": 2, "fall": 3, "path": null, "host": null, "expect": null}, "backends": [{"address": "198.18.1.11", "weight": 1, "mac": null}], "announce": "none", "on_all_down": "drop"}]}
 
             """)
     }

@@ -3,6 +3,7 @@ import DromosConfig
 import DromosControlPlane
 import DromosDaemon
 import DromosDatapath
+import DromosHealth
 import DromosHost
 import DromosOffline
 import DromosSystem
@@ -88,7 +89,7 @@ final class ControlLab: @unchecked Sendable {
 
     /// Starts the plane (restoring the state file as the daemon does), one worker loop and the socket.
     @discardableResult
-    func start(limits: ControlServer.Limits = ControlServer.Limits(), group: String? = nil) throws -> String {
+    func start(limits: ControlServer.Limits = ControlServer.Limits(), group: String? = nil, health: HealthBoard? = nil) throws -> String {
         let config = try ConfigLoader.load(path: configPath)
         let stateFile = StateFile(path: statePath)
         let (pool, note) = try ControlPlane.startingPool(config: config, stateFile: stateFile)
@@ -100,7 +101,7 @@ final class ControlLab: @unchecked Sendable {
         let reader = DatapathReader(
             workerCount: 1, counters: { DatapathCounters() },
             ask: { request in [mailbox.ask(request, timeoutMilliseconds: 30_000)].compactMap { $0 } })
-        let service = ControlService(plane: plane, datapath: reader, interface: "lo", log: log)
+        let service = ControlService(plane: plane, datapath: reader, interface: "lo", health: health, log: log)
         server = try ControlServer(path: socketPath, access: .init(group: group), service: service, limits: limits, log: log)
         server.start()
         return note

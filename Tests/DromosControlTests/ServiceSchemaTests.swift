@@ -142,13 +142,13 @@ import Testing
          "health.timeout", "must be shorter than the interval (1s), got 1s"),
         bad(change("health", "{ type: tcp, interval_ms: 2000 }", #"{"type": "tcp", "interval_ms": 2000}"#), "health.interval_ms",
          "is not a known key (the field is interval, a duration with its unit such as \"2s\" or \"2000ms\"); "
-            + "expected one of: type, port, interval, timeout, rise, fall"),
+            + "expected one of: type, port, interval, timeout, rise, fall, path, host, expect"),
         bad(change("health", "{ type: tcp, timeout_ms: 1000 }", #"{"type": "tcp", "timeout_ms": 1000}"#), "health.timeout_ms",
          "is not a known key (the field is timeout, a duration with its unit such as \"1s\" or \"1000ms\"); "
-            + "expected one of: type, port, interval, timeout, rise, fall"),
+            + "expected one of: type, port, interval, timeout, rise, fall, path, host, expect"),
         bad(change("health", "{ type: tcp, retries: 3 }", #"{"type": "tcp", "retries": 3}"#), "health.retries",
-         "is not a known key; expected one of: type, port, interval, timeout, rise, fall"),
-        bad(change("health", "{ type: http }", #"{"type": "http"}"#), "health.type", "must be one of tcp, got \"http\""),
+         "is not a known key; expected one of: type, port, interval, timeout, rise, fall, path, host, expect"),
+        bad(change("health", "{ type: icmp }", #"{"type": "icmp"}"#), "health.type", "must be one of tcp, http, dsr, none, got \"icmp\""),
         bad(change("health", "{ interval: 2s }", #"{"interval": "2s"}"#), "health.type", "is required"),
         bad(change("health", "{ type: tcp, rise: 0 }", #"{"type": "tcp", "rise": 0}"#), "health.rise", "must be an integer from 1 to 100, got 0"),
         bad(change("health", "{ type: tcp, fall: true }", #"{"type": "tcp", "fall": true}"#), "health.fall",
@@ -192,7 +192,7 @@ import Testing
         bad(change("backends", "[{ address: 198.18.1.11, wieght: 2 }]", #"[{"address": "198.18.1.11", "wieght": 2}]"#),
          "backends[0].wieght", "is not a known key (did you mean weight?); expected one of: address, weight, mac"),
         bad(change("prot", "80", "80"), "prot",
-         "is not a known key (did you mean port?); expected one of: name, vip, port, protocol, scheduler, maglev_table_size, health, backends, announce"),
+         "is not a known key (did you mean port?); expected one of: name, vip, port, protocol, scheduler, maglev_table_size, health, on_all_down, backends, announce"),
     ]
 
     @Test(arguments: badFields)

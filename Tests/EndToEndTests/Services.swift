@@ -183,3 +183,40 @@ enum Services {
         [python, "-c", vlanRelay, access, trunk, String(vlan)]
     }
 }
+
+extension Services {
+    /// Connections to host:port one after the other until SIGTERM or for `seconds` at most (then it stops
+    /// by itself), each bounded by `timeout`; prints one JSON list of [monotonic start time, backend name
+    /// or "fail: reason"].
+    static let continuousConnections = """
+    import json, signal, socket, sys, time
+    host, port, seconds, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+    events = []
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not stop:
+        started = time.monotonic()
+        try:
+            c = socket.create_connection((host, port), timeout=timeout)
+            c.settimeout(timeout)
+            c.sendall(b'hello')
+            c.shutdown(socket.SHUT_WR)
+            data = b''
+            while True:
+                chunk = c.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+            c.close()
+            events.append([started, data.decode()])
+        except OSError as error:
+            events.append([started, 'fail: %s' % error])
+        time.sleep(0.02)
+    print(json.dumps(events), flush=True)
+    """
+
+    static func continuousConnections(host: String, port: Int, seconds: Double, timeout: Double) -> [String] {
+        [python, "-c", continuousConnections, host, String(port), String(seconds), String(timeout)]
+    }
+}

@@ -17,6 +17,7 @@
 #include <linux/virtio_net.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#include <linux/filter.h>
 
 static inline uint32_t dromos_tpacket_align(uint32_t x) { return TPACKET_ALIGN(x); }
 static inline uint32_t dromos_tpacket2_hdrlen(void) { return TPACKET2_HDRLEN; }

@@ -19,6 +19,7 @@ public enum ServiceCodec {
         if let health = service.health { line.add("health", encode(health)) }
         line.add("backends", .array(service.backends.map(encode)))
         line.add("announce", .string(service.announce.rawValue))
+        if service.health?.probes == true { line.add("on_all_down", .string(service.onAllDown.rawValue)) }
         return .object(line)
     }
 
@@ -33,11 +34,17 @@ public enum ServiceCodec {
     static func encode(_ health: HealthCheckSpec) -> JSONValue {
         var line = JSONLine()
         line.add("type", .string(health.type.rawValue))
+        guard health.probes else { return .object(line) }
         if let port = health.port { line.add("port", .int(Int(port))) }
         line.add("interval", .string(DurationText.format(milliseconds: health.intervalMilliseconds)))
         line.add("timeout", .string(DurationText.format(milliseconds: health.timeoutMilliseconds)))
         line.add("rise", .int(health.rise))
         line.add("fall", .int(health.fall))
+        if health.type == .http {
+            line.add("path", .string(health.path))
+            if let host = health.host { line.add("host", .string(host)) }
+            line.add("expect", .string(HealthCheckSpec.statusText(health.expect)))
+        }
         return .object(line)
     }
 

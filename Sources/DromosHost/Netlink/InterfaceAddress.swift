@@ -7,8 +7,10 @@ import Glibc
 
 /// An address of an interface as the kernel's address table holds it.
 public struct InterfaceAddress: Hashable, Sendable, CustomStringConvertible {
+    public static let temporary: UInt32 = 0x01
     public static let noDAD: UInt32 = 0x02
     public static let dadFailed: UInt32 = 0x08
+    public static let deprecated: UInt32 = 0x20
     public static let tentative: UInt32 = 0x40
 
     public var address: IPAddress
