@@ -22,6 +22,27 @@ import DromosWire
         }
     }
 
+    /// A client that reuses its port for a new connection while the old one is closing (TIME_WAIT on the
+    /// server's side) gets a fresh choice: a drained backend gets no new connection through port reuse.
+    @Test func aNewConnectionOnTheTupleOfAClosingOneIsScheduledAfresh() throws {
+        let harness = try Harness([webService(weights: [1, 1, 1])])
+        let drained = address("198.18.1.11")
+        let flows = (0..<300).map { clientFlow($0) }.filter { harness.backend(TestFrames.tcp($0)) == drained }
+        try #require(!flows.isEmpty)
+        for flow in flows { _ = harness.send(TestFrames.tcp(flow, flags: TCPFlag.fin | TCPFlag.ack)) }
+        try harness.publish([webService(weights: [0, 1, 1])])
+        for flow in flows {
+            let established = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+            #expect(harness.table.backendAddress(established.backendIndex) == drained, "a closing flow's last ACKs stay")
+            let reused = harness.send(TestFrames.tcp(flow, flags: TCPFlag.syn)).decision
+            #expect(reused.isNewFlow && harness.table.backendAddress(reused.backendIndex) != drained)
+        }
+        // A SYN retransmitted within a connection that is not closing keeps its backend.
+        let open = clientFlow(5_000)
+        let first = harness.backend(TestFrames.tcp(open))
+        #expect(harness.backend(TestFrames.tcp(open)) == first)
+    }
+
     @Test func flowsOfARemovedBackendStartOverElsewhereAndOthersStay() throws {
         let harness = try Harness([webService(weights: [1, 1, 1])])
         var before: [FlowKey: IPAddress] = [:]
