@@ -111,6 +111,7 @@ while not os.path.exists(stop_file) and time.monotonic() < end:
 ' "$vip" "$lab/client.stop" >"$lab/client.jsonl" 2>"$lab/client.err" &
 pids+=($!)
 
+if [ -t 1 ]; then mode=tty; else mode=plain; fi
 steps=("steady traffic over three backends" "a fourth backend added: its share appears"
        "s2's server killed: its health check takes it out, no client error" "s2's server back: it rejoins"
        "s3 drained: its flows may finish, no new ones" "replies bypass the balancer")
@@ -118,7 +119,7 @@ at=(0 10 20 30 42 52)
 duration=60
 step=-1
 view() {  # seconds, step
-    python3 - "$1" "$2" "${#steps[@]}" "${steps[$2]}" "$lab" "$([ -t 1 ] && echo tty || echo plain)" <<'PY'
+    python3 - "$1" "$2" "${#steps[@]}" "${steps[$2]}" "$lab" "$mode" <<'PY'
 import json, os, subprocess, sys
 seconds, step, steps, title, lab, mode = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 def ctl(*args):
