@@ -78,6 +78,7 @@ final class UnspecializedPort: PacketPort {
     func refreshKernelStatistics() { port.refreshKernelStatistics() }
     var framesNotSent: UInt64 { port.framesNotSent }
     var framesTruncated: UInt64 { port.framesTruncated }
+    var framesWithBadChecksums: UInt64 { port.framesWithBadChecksums }
     func currentRingDrops() -> UInt64 { port.currentRingDrops() }
 }
 

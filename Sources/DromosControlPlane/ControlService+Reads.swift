@@ -76,7 +76,8 @@ extension ControlService {
         var totals = JSONLine()
         for (name, value) in [("received", counters.received), ("forwarded", counters.forwarded), ("passed", counters.passed),
                               ("dropped", counters.dropped), ("outgoing", counters.outgoing), ("expired", counters.expired),
-                              ("batches", counters.batches), ("adoptions", counters.adoptions), ("ring_drops", report.ringDrops)] {
+                              ("batches", counters.batches), ("adoptions", counters.adoptions), ("ring_drops", report.ringDrops),
+                              ("bad_checksums", counters.badChecksums)] {
             totals.add(name, .int(Int(truncatingIfNeeded: value)))
         }
         totals.add("active_flows", .int(report.activeFlows))

@@ -59,6 +59,8 @@ public final class MetricsExporter: Sendable {
             counter(&series, "dromos_passed_frames_total", [], counters.passed, "Frames left to the kernel (not ours)")
             counter(&series, "dromos_dropped_frames_total", [], counters.dropped, "Frames of ours that could not be forwarded")
             counter(&series, "dromos_ring_drops_total", [], report.ringDrops, "Frames the kernel dropped because a receive ring was full")
+            counter(&series, "dromos_bad_checksum_frames_total", [], counters.badChecksums,
+                    "Forwarded frames sampled with a TCP/UDP checksum a sender's offload left unfinished (--io pcap)")
             counter(&series, "dromos_expired_flows_total", [], counters.expired, "Flows ended by their idle timeout")
             gauge(&series, "dromos_active_flows", [], Double(report.activeFlows), "Flows in the workers' flow tables")
             gauge(&series, "dromos_table_generation", [], Double(running.generation), "Generation of the running forwarding table")

@@ -215,9 +215,9 @@ public final class Daemon: @unchecked Sendable {
         })
         var stages: [any Service] = [forwarding]
         stages.append(ReloadOnHangUp { [unowned self] in self.reload(plane) })
-        let reported = Mutex((notSent: UInt64(0), truncated: UInt64(0)))
+        let reported = Mutex(DatapathCounters())
         stages.append(Periodic(interval: .seconds(1)) { [unowned self] in
-            reported.withLock { $0 = self.reportLostFrames(since: $0) }
+            reported.withLock { $0 = self.reportLostFrames(since: $0, interface: config.interface) }
         })
         let lifecycle = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: stages, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -271,9 +271,10 @@ public final class Daemon: @unchecked Sendable {
         threads = []
     }
 
-    /// At most once per signal-loop wake-up (about a second apart): frames the ports received cut short
-    /// or could not send since the last report, with what usually causes it. Returns the new totals.
-    private func reportLostFrames(since reported: (notSent: UInt64, truncated: UInt64)) -> (notSent: UInt64, truncated: UInt64) {
+    /// About once a second: frames the ports received cut short or could not send since the last
+    /// report, and forwarded frames whose checksum a sender left unfinished, with what usually causes it.
+    /// Returns the totals reported.
+    private func reportLostFrames(since reported: DatapathCounters, interface: String) -> DatapathCounters {
         let totals = counters
         let pcapCause = "with --io pcap usually super-frames larger than the MTU from a sender's TSO/GSO on a veth or "
             + "tap (turn its segmentation offload off: ethtool -K PEER tso off gso off), or use --io afpacket"
@@ -285,7 +286,14 @@ public final class Daemon: @unchecked Sendable {
             let cause = settings.io == .pcap ? pcapCause : "the TX ring or socket queue was full, or a frame was larger than a TX slot"
             logger.warning("\(totals.notSent &- reported.notSent) forwarded frame(s) could not be sent (\(totals.notSent) in all): \(cause)")
         }
-        return (totals.notSent, totals.truncated)
+        if totals.badChecksums > reported.badChecksums {
+            let text = "\(totals.badChecksums &- reported.badChecksums) of the forwarded frames sampled on \(interface) carried a "
+                + "TCP/UDP checksum that does not hold (\(totals.badChecksums) in all): a sender's checksum offload left it for a NIC "
+                + "to finish, libpcap cannot see that (it has no vnet header), and the backends drop such frames. Turn the offload "
+                + "off on the link's peer (ethtool -K PEER tx off) or use --io afpacket"
+            logger.warning("\(text)")
+        }
+        return totals
     }
 
     /// What `openWorkers` hands back: per worker, what starts its thread, and its mailbox.

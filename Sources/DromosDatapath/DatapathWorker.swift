@@ -22,6 +22,8 @@ public struct DatapathCounters: Sendable, Equatable {
     public var notSent: UInt64 = 0
     /// Frames the port received cut short and never handed over (`PacketPort.framesTruncated`).
     public var truncated: UInt64 = 0
+    /// Forwarded frames whose TCP/UDP checksum the port's sample found broken (`PacketPort.framesWithBadChecksums`).
+    public var badChecksums: UInt64 = 0
     public init() {}
 
     public static func + (lhs: Self, rhs: Self) -> Self {
@@ -37,6 +39,7 @@ public struct DatapathCounters: Sendable, Equatable {
         sum.adoptions &+= rhs.adoptions
         sum.notSent &+= rhs.notSent
         sum.truncated &+= rhs.truncated
+        sum.badChecksums &+= rhs.badChecksums
         return sum
     }
 }
@@ -47,7 +50,7 @@ public final class SharedCounters: Sendable {
     let batches = Atomic<UInt64>(0), received = Atomic<UInt64>(0), forwarded = Atomic<UInt64>(0)
     let passed = Atomic<UInt64>(0), dropped = Atomic<UInt64>(0), replied = Atomic<UInt64>(0), outgoing = Atomic<UInt64>(0)
     let expired = Atomic<UInt64>(0), adoptions = Atomic<UInt64>(0), notSent = Atomic<UInt64>(0)
-    let truncated = Atomic<UInt64>(0)
+    let truncated = Atomic<UInt64>(0), badChecksums = Atomic<UInt64>(0)
 
     func store(_ counters: DatapathCounters) {
         batches.store(counters.batches, ordering: .relaxed)
@@ -61,6 +64,7 @@ public final class SharedCounters: Sendable {
         adoptions.store(counters.adoptions, ordering: .relaxed)
         notSent.store(counters.notSent, ordering: .relaxed)
         truncated.store(counters.truncated, ordering: .relaxed)
+        badChecksums.store(counters.badChecksums, ordering: .relaxed)
     }
 
     public func load() -> DatapathCounters {
@@ -76,6 +80,7 @@ public final class SharedCounters: Sendable {
         counters.adoptions = adoptions.load(ordering: .relaxed)
         counters.notSent = notSent.load(ordering: .relaxed)
         counters.truncated = truncated.load(ordering: .relaxed)
+        counters.badChecksums = badChecksums.load(ordering: .relaxed)
         return counters
     }
 }
@@ -187,6 +192,7 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
         if follower.follow(balancer) { local.adoptions &+= 1 }
         local.notSent = port.framesNotSent
         local.truncated = port.framesTruncated
+        local.badChecksums = port.framesWithBadChecksums
         shared.store(local)
         if let ticket = mailbox.pendingTicket {
             mailbox.answer(ticket: ticket, worker: index, balancer: balancer, ringDrops: port.currentRingDrops(), now: now)

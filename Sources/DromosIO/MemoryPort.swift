@@ -87,5 +87,6 @@ extension MemoryPort: PacketPort {
     public func refreshKernelStatistics() {}
     public var framesNotSent: UInt64 { 0 }
     public var framesTruncated: UInt64 { 0 }
+    public var framesWithBadChecksums: UInt64 { 0 }
     public func currentRingDrops() -> UInt64 { 0 }
 }

@@ -29,6 +29,9 @@ public protocol PacketPort: AnyObject {
     var framesNotSent: UInt64 { get }
     /// Frames received cut short (larger than a ring slot or the snapshot length), never handed over.
     var framesTruncated: UInt64 { get }
+    /// Forwarded frames found with a TCP/UDP checksum that does not hold, in the port's sample (libpcap:
+    /// a sender's checksum offload it cannot see; a port with the vnet header has the kernel finish them).
+    var framesWithBadChecksums: UInt64 { get }
     /// Frames the kernel dropped since the port opened because its receive ring was full. Reads the
     /// kernel's counters: for reports at a batch boundary, never per frame.
     func currentRingDrops() -> UInt64
@@ -38,6 +41,8 @@ extension AFPacketPort: PacketPort {
     public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
     public var framesNotSent: UInt64 { tx.counters.ringFull &+ tx.counters.queueFull &+ tx.counters.tooLarge }
     public var framesTruncated: UInt64 { rx.counters.truncated }
+    /// The vnet header carries the offload state, so the kernel finishes what a sender left unfinished.
+    public var framesWithBadChecksums: UInt64 { 0 }
     public func currentRingDrops() -> UInt64 {
         _ = try? updateKernelStatistics()
         return statistics.kernelDrops

@@ -18,10 +18,20 @@ extension PcapLivePort {
         return true
     }
 
-    /// A frame from any port's `receive`. Its offload state is ignored: libpcap sends raw frames.
+    /// Forwarded frames between two whose checksum is checked: often enough to notice within a second
+    /// at any useful rate, rare enough to cost nothing measurable (a parse and a sum of one frame).
+    public static let checksumSampleInterval: UInt64 = 64
+
+    /// A frame from any port's `receive`. Its offload state is ignored: libpcap sends raw frames, so one
+    /// in `checksumSampleInterval` has its TCP/UDP checksum checked (`framesWithBadChecksums`).
     @discardableResult
     public func transmit(_ frame: ReceivedFrame) -> Bool {
-        transmit(UnsafeRawBufferPointer(frame.bytes))
+        let bytes = UnsafeRawBufferPointer(frame.bytes)
+        if (tx.transmitted &+ tx.transmitFailed) % Self.checksumSampleInterval == 0, let holds = TransportChecksum.holds(bytes, FrameParser.parse(bytes)) {
+            tx.checksumsSampled &+= 1
+            if !holds { tx.checksumsBad &+= 1 }
+        }
+        return transmit(bytes)
     }
 
     /// Nothing is queued (every transmit is its own send()); here for the `PacketPort` loop shape.
@@ -32,6 +42,7 @@ extension PcapLivePort: PacketPort {
     public func refreshKernelStatistics() { _ = try? updateKernelStatistics() }
     public var framesNotSent: UInt64 { tx.transmitFailed }
     public var framesTruncated: UInt64 { rx.truncated }
+    public var framesWithBadChecksums: UInt64 { tx.checksumsBad }
     public func currentRingDrops() -> UInt64 {
         _ = try? updateKernelStatistics()
         return statistics.kernelDrops

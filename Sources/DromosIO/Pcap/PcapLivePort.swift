@@ -146,6 +146,8 @@ public final class PcapLivePort {
         all.transmitted = tx.transmitted
         all.transmittedBytes = tx.transmittedBytes
         all.transmitFailed = tx.transmitFailed
+        all.checksumsSampled = tx.checksumsSampled
+        all.checksumsBad = tx.checksumsBad
         return all
     }
 

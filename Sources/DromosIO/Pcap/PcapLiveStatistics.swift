@@ -22,6 +22,10 @@ public struct PcapLiveStatistics: Sendable, Equatable {
     public var transmitted: UInt64 = 0
     public var transmittedBytes: UInt64 = 0
     public var transmitFailed: UInt64 = 0
+    /// Forwarded frames whose TCP/UDP checksum was checked (one in `checksumSampleInterval`), and those
+    /// of them it did not hold for: a sender's offload left it unfinished (see `TransportChecksum`).
+    public var checksumsSampled: UInt64 = 0
+    public var checksumsBad: UInt64 = 0
 
     public init() {}
 }
