@@ -204,7 +204,12 @@ public final class Daemon: @unchecked Sendable {
                      + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
                      + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
                      + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
+            // systemd's Type=notify: ready once the workers forward and the control socket listens.
+            if let failure = ServiceManagerNotification.send("READY=1\nSTATUS=forwarding on \(config.interface)") {
+                self.logger.warning("could not tell the service manager we are ready: \(failure)")
+            }
         }, end: { [unowned self] in
+            ServiceManagerNotification.send("STOPPING=1")
             // Requests first: no change may wait for workers that are already gone.
             server.stop()
             metrics?.stop()
@@ -244,6 +249,8 @@ public final class Daemon: @unchecked Sendable {
     /// SIGHUP: the same path as `dromos ctl reload`.
     private func reload(_ plane: ControlPlane) {
         log("received SIGHUP: reloading \(configPath)")
+        ServiceManagerNotification.send("RELOADING=1")
+        defer { ServiceManagerNotification.send("READY=1") }
         do {
             let generation = try plane.apply(.reload)
             log("reloaded: table generation \(generation), \(plane.running.pool.services.count) service(s)")

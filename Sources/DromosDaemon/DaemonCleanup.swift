@@ -1,0 +1,28 @@
+public import DromosConfig
+import DromosControlPlane
+import DromosHost
+
+/// `dromos cleanup`: what a daemon that died without its clean stop (SIGKILL, a crash) left behind, removed
+/// so that the kernel answers the VIPs again and the next start finds nothing of it: the nftables table
+/// and the control socket's file. For systemd's ExecStopPost, which runs after every stop; after a clean
+/// stop there is nothing left and it says so. A daemon still answering on the socket is left alone.
+public enum DaemonCleanup {
+    public static func run(_ config: DromosConfig) throws(ControlError) -> [String] {
+        var lines: [String] = []
+        if (try? ControlClient(path: config.controlSocket)) != nil {
+            throw ControlError("a dromos run answers on \(config.controlSocket): stop it first (cleanup is for what a stopped daemon left)")
+        }
+        try ControlSocketFile.removeStale(config.controlSocket)
+        if KernelDropRule.isInstalled() {
+            do throws(KernelDropRule.Failure) {
+                try KernelDropRule(interface: config.interface, vips: []).remove()
+            } catch {
+                throw ControlError("cannot remove nftables table netdev \(KernelDropRule.tableName): \(error.description)")
+            }
+            lines.append("removed nftables table netdev \(KernelDropRule.tableName) (the kernel answers the VIPs again)")
+        } else {
+            lines.append("no nftables table netdev \(KernelDropRule.tableName): nothing to remove")
+        }
+        return lines
+    }
+}
