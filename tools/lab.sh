@@ -40,7 +40,7 @@ down() {
 backend_mac() { printf '02:00:00:00:01:%02d' $((10 + $1)); }
 backend_address() { echo "198.18.0.$((10 + $1))"; }
 
-# HTTP on 80 (answers its name and the path), TCP and UDP echo on 7; on every address (the VIP is on lo).
+# HTTP on 80 (answers its name), TCP and UDP echo on 7; on every address (the VIP is on lo).
 servers='
 import socket, socketserver, sys, threading, http.server
 name = sys.argv[1]
@@ -61,12 +61,18 @@ class HTTP(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 class Echo(socketserver.BaseRequestHandler):
+    # Echoes everything; a first line "WHO" is answered with the name of the server instead, so a client of
+    # a long-lived connection can tell which backend it reached.
     def handle(self):
-        self.request.settimeout(30)
+        self.request.settimeout(120)
+        first = True
         while True:
             data = self.request.recv(65536)
             if not data:
                 return
+            if first and data == b"WHO\n":
+                data = (name + "\n").encode()
+            first = False
             self.request.sendall(data)
 class TCPEcho(socketserver.ThreadingTCPServer):
     daemon_threads = True
