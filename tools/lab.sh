@@ -97,6 +97,8 @@ up() {
     local count=${1:-4} serving=${BACKENDS_UP:-${1:-4}}
     [ "$count" -ge 1 ] && [ "$count" -le 9 ] || { echo "lab: 1 to 9 backends" >&2; exit 1; }
     down
+    # Half a lab is no lab: whatever fails below takes down what was built so far.
+    trap 'down; echo "lab: up failed; removed what was built" >&2' ERR
     mkdir -p "$dir"
     local dromos=${DROMOS:-}
     if [ -z "$dromos" ]; then
@@ -134,6 +136,7 @@ up() {
         for _ in $(seq 100); do grep -q serving "$dir/s$n.log" 2>/dev/null && break; sleep 0.1; done
     done
     echo "$count" >"$dir/backends"
+    trap - ERR
     status
 }
 
@@ -158,6 +161,6 @@ case "${1:-}" in
     down) down; echo "lab: down" ;;
     status) status ;;
     start-servers) start_servers "$2" ;;
-    stop-servers) [ -f "$dir/s$2.pid" ] && kill -TERM "$(cat "$dir/s$2.pid")" 2>/dev/null; rm -f "$dir/s$2.pid" ;;
+    stop-servers) if [ -f "$dir/s$2.pid" ]; then kill -TERM "$(cat "$dir/s$2.pid")" 2>/dev/null || true; fi; rm -f "$dir/s$2.pid" ;;
     *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

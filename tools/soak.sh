@@ -18,7 +18,7 @@ seconds=${SOAK_SECONDS:-600}
 out=${SOAK_OUT:-docs/soak}
 [ "$(id -u)" -eq 0 ] || { echo "soak: run as root" >&2; exit 1; }
 source tools/env.sh
-swift build -c release --product dromos 2>&1 | grep -E "error|warning: " || true
+swift build -c release --product dromos >/tmp/dromos-soak-build.log 2>&1 || { grep -E "error" /tmp/dromos-soak-build.log >&2; exit 1; }
 dromos=$(swift build -c release --show-bin-path)/dromos
 export DROMOS=$dromos
 lab=/run/dromos-lab
@@ -44,13 +44,13 @@ services:
   - name: web
     vip: $vip
     port: 80
-    health: { type: http, interval: 500ms, timeout: 300ms, rise: 2, fall: 2 }
+    health: { type: http, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }
     backends:
 $backends
   - name: echo
     vip: $vip
     port: 7
-    health: { type: tcp, interval: 500ms, timeout: 300ms, rise: 2, fall: 2 }
+    health: { type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }
     backends:
 $backends
 YAML
@@ -157,8 +157,9 @@ while :; do
         fi
         bash tools/lab.sh stop-servers 3
         ( sleep 15; bash tools/lab.sh start-servers 3 ) &
+        pids+=($!)
     fi
-    [ $((now % 5)) -eq 0 ] && sample "$now"
+    if [ $((now % 5)) -eq 0 ]; then sample "$now" || echo "soak: sample at $now s failed" >&2; fi
     sleep 1
 done
 sample "$seconds"

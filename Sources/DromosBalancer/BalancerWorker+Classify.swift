@@ -36,10 +36,11 @@ extension BalancerWorker {
     func steerFlow(_ parsed: ParsedFrame, _ flow: FlowKey, service: Int32, now: UInt64) -> Decision {
         switch flows.lookup(flow, now: now) {
         case .found(let handle):
-            // A SYN on the four-tuple of a connection that is closing is a client reusing its port for a
-            // new connection: scheduled afresh, as IPVS does (conn_reuse_mode), not pinned to the old
+            // A plain SYN on the four-tuple of a connection that is closing is a client reusing its port
+            // for a new connection: scheduled afresh (like IPVS's conn_reuse_mode), not pinned to the old
             // one's backend, which may be draining by now.
-            if parsed.tcpFlags & (TCPFlag.syn | TCPFlag.ack) == TCPFlag.syn && flows.state(handle) == .tcpClosing {
+            let flags = parsed.tcpFlags & (TCPFlag.syn | TCPFlag.ack | TCPFlag.fin | TCPFlag.rst)
+            if flags == TCPFlag.syn && flows.state(handle) == .tcpClosing {
                 release(flows.remove(handle))
                 break
             }

@@ -13,7 +13,11 @@ public enum DaemonCleanup {
             throw ControlError("a dromos run answers on \(config.controlSocket): stop it first (cleanup is for what a stopped daemon left)")
         }
         try ControlSocketFile.removeStale(config.controlSocket)
-        if KernelDropRule.isInstalled() {
+        if let owner = KernelDropRule.installedInterface(), owner != config.interface {
+            // The table's name is host-wide: one on another interface belongs to another daemon.
+            lines.append("nftables table netdev \(KernelDropRule.tableName) is on \(owner.isEmpty ? "no interface" : owner), not "
+                         + "\(config.interface): left alone")
+        } else if KernelDropRule.installedInterface() != nil {
             do throws(KernelDropRule.Failure) {
                 try KernelDropRule(interface: config.interface, vips: []).remove()
             } catch {

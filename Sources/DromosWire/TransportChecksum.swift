@@ -5,7 +5,8 @@
 /// capture.
 public enum TransportChecksum {
     /// Nil when it cannot be told: not TCP or UDP, a fragment, a datagram the capture cut short, a UDP
-    /// datagram over IPv4 sent without a checksum (0, allowed there).
+    /// datagram sent without a checksum (0), and a datagram with IPv4 options or IPv6 extension headers
+    /// (a source route changes the destination the checksum covers; rare enough to leave unsampled).
     @inlinable
     public static func holds(_ frame: UnsafeRawBufferPointer, _ parsed: ParsedFrame) -> Bool? {
         guard parsed.status == .ok, parsed.fragment == .none, parsed.l3 == .ipv4 || parsed.l3 == .ipv6 else { return nil }
@@ -13,12 +14,19 @@ public enum TransportChecksum {
         guard transport == IPProtocolNumber.tcp || transport == IPProtocolNumber.udp else { return nil }
         let start = parsed.l4Offset, end = parsed.l3End
         let minimum = transport == IPProtocolNumber.tcp ? 20 : 8
-        // The parser put the transport header after the whole IP header, so the addresses read below lie
-        // inside the frame once the segment does.
-        guard start > parsed.l3Offset, end <= frame.count, end &- start >= minimum else { return nil }
+        // The transport header right after a plain IP header: the addresses read below lie inside the
+        // frame once the segment does.
+        let plainHeader = parsed.l3 == .ipv4 ? 20 : 40
+        guard start == parsed.l3Offset &+ plainHeader, end <= frame.count, end &- start >= minimum else { return nil }
         let bytes = ByteView(frame)
-        if transport == IPProtocolNumber.udp && bytes.u16(start &+ 6) == 0 { return parsed.l3 == .ipv4 ? nil : false }
-        let length = end &- start
+        if transport == IPProtocolNumber.udp && bytes.u16(start &+ 6) == 0 { return nil }
+        // UDP covers its own length, which may be shorter than the IP payload.
+        var length = end &- start
+        if transport == IPProtocolNumber.udp {
+            let udpLength = Int(bytes.u16(start &+ 4))
+            guard udpLength >= 8, udpLength <= length else { return nil }
+            length = udpLength
+        }
         var sum = InternetChecksum()
         if parsed.l3 == .ipv4 {
             sum.add(bytes.u32(parsed.l3Offset &+ 12))

@@ -17,7 +17,9 @@ struct Cleanup: ParsableCommand {
     func run() throws {
         let loaded: DromosConfig
         do { loaded = try ConfigLoader.load(path: config) } catch {
-            throw ValidationError(error.lines.joined(separator: "\n"))
+            print("cleanup: cannot read \(config), so cleanup cannot tell what is ours: \(error.lines.joined(separator: "; "))")
+            print("cleanup: by hand: nft delete table netdev dromos (and remove the control socket file)")
+            throw ExitCode(1)
         }
         do {
             for line in try DaemonCleanup.run(loaded) { print("cleanup: \(line)") }

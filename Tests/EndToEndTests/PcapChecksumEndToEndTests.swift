@@ -32,7 +32,8 @@ final class PcapChecksumEndToEndTests: DaemonLabTest {
         let clients = try await lab.start(net.client, Services.continuousConnections(host: Self.vip, port: 80, seconds: 8, timeout: 0.5))
         #expect(await waitForLog(daemon, "carried a TCP/UDP checksum that does not hold", seconds: 30), "\(log(of: daemon))")
         let warnedAfter = Date().timeIntervalSince(trafficStarted)
-        #expect(warnedAfter <= 5, "warned \(warnedAfter) s after the traffic started")
+        // Timed from before the client's Python starts: generous for a loaded machine; the figure is printed.
+        #expect(warnedAfter <= 15, "warned \(warnedAfter) s after the traffic started")
         #expect(log(of: daemon).contains("ethtool -K PEER tx off"), "the fix is named")
         let stats = try await lab.exec(net.balancer, [Self.dromos, "ctl", "--socket", config.path + ".sock", "--json", "stats"])
         let totals = (try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])?["totals"] as? [String: Any] ?? [:]

@@ -68,6 +68,14 @@ public struct KernelDropRule: Sendable {
         try Self.run([nft, "delete", "table", "netdev", Self.tableName])
     }
 
+    /// The interface our table's ingress hook is on, nil when there is no table (in the calling thread's
+    /// network namespace).
+    public static func installedInterface() -> String? {
+        guard let nft = nftPath(), let listing = try? run([nft, "list", "table", "netdev", tableName]) else { return nil }
+        guard let range = listing.range(of: "device \"") else { return "" }
+        return String(listing[range.upperBound...].prefix { $0 != "\"" })
+    }
+
     /// Whether our table exists (in the calling thread's network namespace).
     public static func isInstalled() -> Bool {
         guard let nft = nftPath() else { return false }
