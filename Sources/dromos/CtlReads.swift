@@ -15,7 +15,7 @@ struct CtlServices: ControlRequestCommand {
 }
 
 struct CtlBackends: ControlRequestCommand {
-    static let configuration = CommandConfiguration(commandName: "backends", abstract: "A service's backends: weight, state, MAC.")
+    static let configuration = CommandConfiguration(commandName: "backends", abstract: "A service's backends: weight, state, MAC, health and overrides.")
     static let request = "backends"
     @OptionGroup var options: CtlOptions
     @Argument(help: "The service's name.") var service: String

@@ -104,11 +104,11 @@ final class HealthProbeTests {
             let table = plane.running.table
             return Set(table.usableBackends(service: 0).map { table.backendAddress($0) })
         }
-        #expect(await poll(seconds: 30) { usable() == [healthy] }, "the 503 backend is taken out: \(usable())")
+        #expect(await waitUntil(seconds: 30) { usable() == [healthy] }, "the 503 backend is taken out: \(usable())")
         var reply = ParsedJSON.null
         var rows: [String: ParsedJSON] = [:]
         // Each row as the board has it after a probe of each backend since the transition.
-        _ = await poll(seconds: 30) {
+        _ = await waitUntil(seconds: 30) {
             reply = (try? control.ask(#"{"command": "backends", "service": "web"}"#)) ?? .null
             rows = Dictionary(uniqueKeysWithValues: (reply["backends"]?.items ?? []).map { ($0["address"]?.text ?? "", $0) })
             return rows[Self.healthy]?["last_result"]?.text == "ok" && (rows[Self.failing]?["failures"]?.int ?? 0) >= 2
@@ -122,7 +122,7 @@ final class HealthProbeTests {
                                        health: checker.board)
         // The histogram is recorded as probes finish, so it needs a probe after the exporter exists.
         var metrics = ""
-        _ = await poll(seconds: 10) {
+        _ = await waitUntil(seconds: 10) {
             metrics = String(decoding: exporter.scrape(), as: UTF8.self)
             return metrics.contains(#"dromos_health_probe_duration_seconds_bucket{service="web",backend="198.18.0.11""#)
         }
@@ -134,17 +134,8 @@ final class HealthProbeTests {
         #expect(metrics.contains(#"dromos_health_probe_duration_seconds_bucket{service="web",backend="198.18.0.11""#), "\(metrics)")
 
         server.recovered.store(true, ordering: .releasing)
-        #expect(await poll(seconds: 30) { usable() == [healthy, failing] }, "back with rise 1: \(usable())")
+        #expect(await waitUntil(seconds: 30) { usable() == [healthy, failing] }, "back with rise 1: \(usable())")
         // Both backends probed about twice a second since the start: no fewer than one probe each per second.
         #expect(server.requests.load(ordering: .relaxed) >= 4)
-    }
-
-    func poll(seconds: Double, _ body: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
-        while ContinuousClock.now < deadline {
-            if body() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return body()
     }
 }

@@ -192,6 +192,17 @@ public func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
     return true
 }
 
+/// The same for a condition that must itself wait (asking a daemon over its control socket, say), asked
+/// `every` so often.
+public func waitUntil(seconds: Double, every interval: Duration, _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+    while await !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: interval)
+    }
+    return true
+}
+
 extension Sequence {
     /// `map` for an async transform, one element after the other (starting servers, say).
     public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {

@@ -59,16 +59,6 @@ final class HealthEndToEndTests: DaemonLabTest {
 
     static func now() -> Double { Double(monotonicNanoseconds()) / 1e9 }
 
-    /// Asks `body` every 200 ms until it says yes or `seconds` have passed.
-    func poll(seconds: Double, _ body: () async -> Bool) async -> Bool {
-        let deadline = Self.now() + seconds
-        while Self.now() < deadline {
-            if await body() { return true }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        return await body()
-    }
-
     /// The lab, a `tcp` check on both backends, their name servers and `dromos run`, running.
     struct Running {
         var net: Topology
@@ -106,7 +96,7 @@ final class HealthEndToEndTests: DaemonLabTest {
         let (net, config, daemon) = (running.net, running.config, running.daemon)
         var servers = running.servers
         defer { running.cleanUp(servers: servers) }
-        #expect(await poll(seconds: 30) {
+        #expect(await waitUntil(seconds: 30, every: .milliseconds(200)) {
             let health = (try? await self.backendHealth(net, config)) ?? [:]
             return health.count == 2 && health.values.allSatisfy { ($0["successes"] as? Int ?? 0) >= 1 }
         }, "both backends probed")
@@ -114,7 +104,7 @@ final class HealthEndToEndTests: DaemonLabTest {
         // A long-lived connection; the other backend is the one whose server stops.
         let upload = try await lab.start(net.client, Services.pacedUpload(host: Self.vip, port: 80, size: 4 << 20, seconds: 14))
         var keeper = ""
-        _ = await poll(seconds: 20) {
+        _ = await waitUntil(seconds: 20, every: .milliseconds(200)) {
             let flows = (try? await self.ctl(net, config, ["flows", "web80"]))?["flows"] as? [[String: Any]] ?? []
             keeper = flows.first { ($0["state"] as? String) == "established" }?["backend"] as? String ?? ""
             return !keeper.isEmpty
@@ -131,7 +121,7 @@ final class HealthEndToEndTests: DaemonLabTest {
         let downLogged = Self.now()
         // The table follows the log on the plane's own thread: wait for it rather than race it.
         var health: [String: [String: Any]] = [:]
-        #expect(await poll(seconds: 30) {
+        #expect(await waitUntil(seconds: 30, every: .milliseconds(200)) {
             health = (try? await self.backendHealth(net, config)) ?? [:]
             return health[victimAddress]?["state"] as? String == "down"
         }, "\(health)")
@@ -209,7 +199,7 @@ final class HealthEndToEndTests: DaemonLabTest {
         let restoredAt = Self.now()
         #expect(await waitForLog(daemon, "backend \(victimAddress) is up", seconds: 30), "\(log(of: daemon))")
         let rejoined = Self.now() - restoredAt
-        #expect(await poll(seconds: 30) {
+        #expect(await waitUntil(seconds: 30, every: .milliseconds(200)) {
             ((try? await self.backendHealth(net, config))?[victimAddress]?["state"] as? String) == "active"
         })
         let again = try await connections(net.client, count: 20)

@@ -27,9 +27,11 @@ extension PcapLivePort {
     @discardableResult
     public func transmit(_ frame: ReceivedFrame) -> Bool {
         let bytes = UnsafeRawBufferPointer(frame.bytes)
-        // Every frame until one could be checked (the first might be an ARP reply or an ICMP error), so a
-        // link that leaves checksums unfinished is noticed at its first TCP/UDP frame; then one in 64.
-        if tx.checksumsSampled == 0 || (tx.transmitted &+ tx.transmitFailed) % Self.checksumSampleInterval == 0,
+        // Among the first 64 frames every one until one could be checked (the first might be an ARP reply
+        // or an ICMP error), so a link that leaves checksums unfinished is noticed at its first TCP/UDP
+        // frame; then one in 64, also on a link whose frames can never be checked.
+        let sent = tx.transmitted &+ tx.transmitFailed
+        if (tx.checksumsSampled == 0 && sent < Self.checksumSampleInterval) || sent % Self.checksumSampleInterval == 0,
            let holds = TransportChecksum.holds(bytes, FrameParser.parse(bytes)) {
             tx.checksumsSampled &+= 1
             if !holds { tx.checksumsBad &+= 1 }
