@@ -138,6 +138,14 @@ public final class ForwardingTable: @unchecked Sendable {
     public func backendAddress(_ index: Int32) -> IPAddress { backends[Int(index)].spec.address }
     public func serviceName(_ index: Int32) -> String { services[Int(index)].name }
 
+    /// The VIPs with a service that has a backend taking new flows (up, MAC known, weight above 0), each
+    /// once, in service order: the VIPs this table can serve.
+    public var servableVIPs: [IPAddress] {
+        var seen: Set<IPAddress> = []
+        return services.indices.filter { view.serviceSlots[$0].usableCount > 0 }.map { services[$0].key.vip }
+            .filter { seen.insert($0).inserted }
+    }
+
     /// Backend indices of service `index` that take new flows.
     public func usableBackends(service index: Int) -> [Int32] {
         let slot = view.serviceSlots[index]

@@ -3,7 +3,8 @@ import DromosWire
 
 /// The config file's own fields, around the services that ServiceSchema.swift reads.
 extension SchemaReader {
-    static let topKeys = ["interface", "mac", "control", "state", "metrics", "flows", "datapath", "services"]
+    static let topKeys = ["interface", "mac", "control", "state", "metrics", "flows", "datapath", "advertise", "services"]
+    static let advertiseKeys = ["table", "stop_delay"]
     static let metricsKeys = ["listen"]
     static let datapathKeys = ["rx_ring"]
     static let controlKeys = ["socket", "group"]
@@ -19,14 +20,15 @@ extension SchemaReader {
         let metrics = optional(fields, "metrics", metrics)
         let flows = optional(fields, "flows", flows)
         let datapath = optional(fields, "datapath", datapath)
+        let advertise = optional(fields, "advertise", advertise)
         let services = required(fields, "services", services)
-        guard problems.isEmpty, let interface, let mac = mac.orNone, let state = state.orNone,
+        guard problems.isEmpty, let advertise = advertise.orNone, let interface, let mac = mac.orNone, let state = state.orNone,
               let receiveRing = datapath.or(nil),
               let control = control.or((DromosConfig.defaultControlSocket, nil)), let metrics = metrics.orNone,
               let flows = flows.or(FlowTableSpec()), let services else { return nil }
         return DromosConfig(interface: interface, mac: mac, controlSocket: control.socket, controlGroup: control.group,
                             statePath: state, receiveRing: receiveRing, balancer: BalancerSpec(services: services, flows: flows),
-                            metricsListen: metrics)
+                            metricsListen: metrics, advertise: advertise)
     }
 
     /// The rules between services are checked as far as each service could be read, like its own.
@@ -50,6 +52,36 @@ extension SchemaReader {
             choice(node, at: path, from: ReceiveRingKind.allCases.map { ($0.rawValue, $0) })
         }
         return ring.orNone
+    }
+
+    /// `advertise: { table: 100, stop_delay: 1s }`.
+    private func advertise(_ node: SchemaNode, at path: String) -> AdvertiseSpec? {
+        guard let fields = fields(node, at: path, allowed: Self.advertiseKeys) else { return nil }
+        let table = required(fields, "table") { (node: SchemaNode, path: String) -> UInt32? in
+            let range = 1...Int(UInt32.max)
+            guard let value = integer(node, at: path, expected: range) else { return nil }
+            guard range.contains(value) else {
+                report(path, "must be an integer from 1 to \(UInt32.max), got \(value)")
+                return nil
+            }
+            if let name = AdvertiseSpec.reservedTables[UInt32(value)] {
+                report(path, "must be a table of its own, not \(value) (the kernel's \(name) table: routes there would change "
+                       + "this host's forwarding); pick an unused one such as 100")
+                return nil
+            }
+            return UInt32(value)
+        }
+        let stopDelay = optional(fields, "stop_delay") { (node: SchemaNode, path: String) -> Int? in
+            guard let milliseconds = duration(node, at: path) else { return nil }
+            guard milliseconds <= AdvertiseSpec.maximumStopDelayMilliseconds else {
+                report(path, "must be at most \(DurationText.format(milliseconds: AdvertiseSpec.maximumStopDelayMilliseconds)) "
+                       + "(the service manager's stop timeout must cover it), got \(DurationText.format(milliseconds: milliseconds))")
+                return nil
+            }
+            return milliseconds
+        }.or(AdvertiseSpec.defaultStopDelayMilliseconds)
+        guard let table, let stopDelay else { return nil }
+        return AdvertiseSpec(table: table, stopDelayMilliseconds: stopDelay)
     }
 
     /// `metrics: {}` listens on the loopback default; leaving `metrics` out serves no endpoint.

@@ -25,6 +25,14 @@ extension ConfigSummary {
         var datapath = JSONLine()
         datapath.add("rx_ring", .optionalString(config.receiveRing?.rawValue))
         root.add("datapath", .object(datapath))
+        if let advertise = config.advertise {
+            var object = JSONLine()
+            object.add("table", .int(Int(advertise.table)))
+            object.add("stop_delay_ms", .int(advertise.stopDelayMilliseconds))
+            root.add("advertise", .object(object))
+        } else {
+            root.add("advertise", .null)
+        }
         root.add("services", .array(config.balancer.services.map(serviceValue)))
         return root.encoded + "\n"
     }

@@ -30,6 +30,12 @@ public enum ConfigSummary {
         } else {
             lines.append("# datapath: rx_ring: \(ReceiveRingKind.default.rawValue) (the default; dromos run --rx-ring overrides)")
         }
+        if let advertise = config.advertise {
+            lines += ["advertise:", "  table: \(advertise.table)",
+                      "  stop_delay: \(DurationText.format(milliseconds: advertise.stopDelayMilliseconds))"]
+        } else {
+            lines.append("# advertise: none (no VIP routes for a routing daemon)")
+        }
         lines.append("services:")
         for service in services { lines += serviceLines(service) }
         return lines.joined(separator: "\n") + "\n"

@@ -19,10 +19,12 @@ public struct DromosConfig: Hashable, Sendable {
     public var balancer: BalancerSpec
     /// Where the Prometheus endpoint listens; nil (no `metrics:`) serves none.
     public var metricsListen: ListenAddress?
+    /// `advertise:`; nil advertises nothing.
+    public var advertise: AdvertiseSpec?
 
     public init(interface: String, mac: MACAddress? = nil, controlSocket: String = DromosConfig.defaultControlSocket,
                 controlGroup: String? = nil, statePath: String? = nil, receiveRing: ReceiveRingKind? = nil,
-                balancer: BalancerSpec, metricsListen: ListenAddress? = nil) {
+                balancer: BalancerSpec, metricsListen: ListenAddress? = nil, advertise: AdvertiseSpec? = nil) {
         self.interface = interface
         self.mac = mac
         self.controlSocket = controlSocket
@@ -31,6 +33,7 @@ public struct DromosConfig: Hashable, Sendable {
         self.receiveRing = receiveRing
         self.balancer = balancer
         self.metricsListen = metricsListen
+        self.advertise = advertise
     }
 }
 

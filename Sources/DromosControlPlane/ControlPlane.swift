@@ -68,6 +68,7 @@ public final class ControlPlane: Sendable {
     private let owned: Mutex<Owned>
     private let published: Mutex<RunningPool>
     private let poolObserver = Mutex<(@Sendable ([ServiceSpec]) -> Void)?>(nil)
+    private let tableObserver = Mutex<(@Sendable (ForwardingTable) -> Void)?>(nil)
 
     /// Builds the first table from `pool` and records it in the state file (so the file names the config
     /// it started from). Installs nothing: the caller installs the drop rule for `vips` before traffic.
@@ -114,6 +115,12 @@ public final class ControlPlane: Sendable {
     /// Called with the running services after every accepted change (the health checker follows them).
     public func observePool(_ body: @escaping @Sendable ([ServiceSpec]) -> Void) {
         poolObserver.withLock { $0 = body }
+    }
+
+    /// Called with every table published from here on (changes, health, neighbors), in the order they
+    /// are published: under the change lock, so two calls never overlap or pass each other.
+    public func observeTables(_ body: @escaping @Sendable (ForwardingTable) -> Void) {
+        tableObserver.withLock { $0 = body }
     }
 
     /// Where frames for a backend go now (its static or resolved MAC), from the running table.
@@ -204,6 +211,7 @@ public final class ControlPlane: Sendable {
         let pool = owned.pool, generation = owned.generation, healthDown = owned.healthDown
         published.withLock { $0.table = table; $0.generation = generation; $0.pool = pool; $0.healthDown = healthDown }
         logAllDown(&owned)
+        tableObserver.withLock { $0 }?(table)
         return generation
     }
 
@@ -256,6 +264,7 @@ public final class ControlPlane: Sendable {
             running.acceptedChanges += 1
         }
         logAllDown(&owned)
+        tableObserver.withLock { $0 }?(table)
         let services = pool.services
         poolObserver.withLock { $0 }?(services)
         return generation

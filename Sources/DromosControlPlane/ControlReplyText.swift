@@ -10,8 +10,17 @@ public enum ControlReplyText {
     public static func render(command: String, reply: ParsedJSON) -> String {
         switch command {
         case "status":
-            return pairs(reply, ["pid", "interface", "workers", "generation", "services", "backends", "draining",
-                                 "health_down", "forced", "accepted_changes", "refused_changes", "uptime_seconds", "state_file"])
+            var text = pairs(reply, ["pid", "interface", "workers", "generation", "services", "backends", "draining",
+                                     "health_down", "forced", "accepted_changes", "refused_changes", "uptime_seconds", "state_file"])
+            if let advertise = reply["advertise"], advertise != .null { text += advertisement(advertise) }
+            return text
+        case "advertise", "advertise withdraw", "advertise restore":
+            var text = ""
+            if let changed = reply["withdrawn"] ?? reply["restored"] {
+                let verb = reply["withdrawn"] != nil ? "withdrawn" : "restored"
+                text += changed == .array([]) ? "no route changed\n" : "\(verb): \(cell(changed))\n"
+            }
+            return text + advertisement(reply["advertise"] ?? .null)
         case "services":
             return table(reply["services"], ["name", "vip", "port", "protocol", "scheduler", "backends", "draining"])
         case "backends":
@@ -43,6 +52,15 @@ public enum ControlReplyText {
         default:
             return "ok" + (reply["generation"].map { ": table generation \(cell($0))" } ?? "") + "\n"
         }
+    }
+
+    /// The `advertise` object: one line each, prefixed so that it reads as part of `status`.
+    static func advertisement(_ object: ParsedJSON) -> String {
+        let keys = ["table", "state", "advertised", "servable", "problem"]
+        let width = keys.map(\.count).max()! + "advertise_".count
+        return keys.compactMap { key in
+            object[key].map { ("advertise_" + key).padding(width) + "  " + cell($0) + "\n" }
+        }.joined()
     }
 
     static func pairs(_ object: ParsedJSON, _ keys: [String]) -> String {

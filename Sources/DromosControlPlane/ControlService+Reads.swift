@@ -26,6 +26,18 @@ extension ControlService {
         response.add("refused_changes", .int(Int(running.refusedChanges)))
         response.add("uptime_seconds", .int(Int(UInt64(now.tv_sec) &- startedAt)))
         response.add("state_file", .optionalString(plane.stateFile?.path))
+        response.add("advertise", advertiser.map { advertisement($0.snapshot) } ?? .null)
+    }
+
+    /// Where the routes are, which VIPs have one, and which could.
+    func advertisement(_ snapshot: RouteAdvertiser.Snapshot) -> JSONValue {
+        var line = JSONLine()
+        line.add("table", .int(Int(snapshot.table)))
+        line.add("state", .string(!snapshot.isActive ? "stopped" : snapshot.isWithdrawn ? "withdrawn" : "advertising"))
+        line.add("advertised", .array(snapshot.advertised.map { .string($0.description) }))
+        line.add("servable", .array(snapshot.servable.map { .string($0.description) }))
+        line.add("problem", .optionalString(snapshot.problem))
+        return .object(line)
     }
 
     func serviceSummary(_ service: ServiceSpec, _ pool: RuntimePool) -> JSONValue {

@@ -13,7 +13,7 @@ public final class ControlService: Sendable {
     public static let commands = [
         "status", "services", "backends", "stats", "flows", "service add", "service remove", "backend add",
         "backend remove", "backend weight", "backend drain", "backend undrain", "backend down", "backend up", "backend auto",
-        "reload", "vip announce",
+        "reload", "vip announce", "advertise", "advertise withdraw", "advertise restore",
     ]
     public static let defaultFlowLimit = 100
     public static let maximumFlowLimit = 10_000
@@ -27,10 +27,14 @@ public final class ControlService: Sendable {
     private let log: @Sendable (String) -> Void
     /// Sends the VIP announcements again (the daemon's `announceVIPs`); nil where nothing can send them.
     private let announce: (@Sendable () -> [String])?
+    /// The VIP routes for a routing daemon; nil when the config has no `advertise`.
+    public let advertiser: RouteAdvertiser?
 
     public init(plane: ControlPlane, datapath: DatapathReader, interface: String, health: HealthBoard? = nil,
-                log: @escaping @Sendable (String) -> Void, announce: (@Sendable () -> [String])? = nil) {
+                log: @escaping @Sendable (String) -> Void, announce: (@Sendable () -> [String])? = nil,
+                advertiser: RouteAdvertiser? = nil) {
         self.announce = announce
+        self.advertiser = advertiser
         self.health = health
         self.plane = plane
         self.datapath = datapath
@@ -101,6 +105,24 @@ public final class ControlService: Sendable {
             let lines = announce()
             guard !lines.isEmpty else { throw ControlError("no service has announce: arp, so there is nothing to announce") }
             response.add("announced", .array(lines.map { .string($0) }))
+        case "advertise", "advertise withdraw", "advertise restore":
+            try fields.finish()
+            guard let advertiser else {
+                throw ControlError("this daemon advertises no routes (the config has no advertise: { table: N })")
+            }
+            if command != "advertise" {
+                let result = command == "advertise withdraw" ? advertiser.withdraw() : advertiser.restore()
+                let changed: [IPAddress]
+                switch result {
+                case .success(let vips): changed = vips
+                case .failure(let failure):
+                    log("control: \(command) failed: \(failure.message)")
+                    throw failure
+                }
+                log("control: \(command): \(changed.isEmpty ? "no route changed" : changed.map(\.description).joined(separator: ", "))")
+                response.add(command == "advertise withdraw" ? "withdrawn" : "restored", .array(changed.map { .string($0.description) }))
+            }
+            response.add("advertise", advertisement(advertiser.snapshot))
         case "service add":
             let service = try ServiceCodec.decodeService(try fields.required("service"), path: "service")
             try fields.finish()

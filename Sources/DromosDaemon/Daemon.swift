@@ -106,6 +106,7 @@ public final class Daemon: @unchecked Sendable {
         }
         let plane = try startControlPlane(config)
         controlPlane = plane
+        let advertiser = try makeAdvertiser(config, plane: plane)
         // Backends without a static MAC: the kernel's neighbor table, asked once now and then on a thread
         // (which runs even when all MACs are static, so a change may add backends without one).
         let resolver: NeighborResolver
@@ -169,7 +170,7 @@ public final class Daemon: @unchecked Sendable {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
                 service: ControlService(plane: plane, datapath: reader, interface: config.interface, health: checker.board, log: log,
-                                        announce: { [unowned self] in self.announceVIPs() }),
+                                        announce: { [unowned self] in self.announceVIPs() }, advertiser: advertiser),
                 limits: controlLimits, log: log)
         } catch {
             await offThePool { checker.stop() }
@@ -204,12 +205,24 @@ public final class Daemon: @unchecked Sendable {
                      + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
                      + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
                      + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
+            // Last: routers send traffic here only once every part of the daemon is up.
+            advertiser?.start(servable: plane.running.table.servableVIPs)
             // systemd's Type=notify: ready once the workers forward and the control socket listens.
             if let failure = ServiceManagerNotification.send("READY=1\nSTATUS=forwarding on \(config.interface)") {
                 self.logger.warning("could not tell the service manager we are ready: \(failure)")
             }
         }, end: { [unowned self] in
             ServiceManagerNotification.send("STOPPING=1")
+            // Routes first, then forwarding for as long as routers may still send what they routed before
+            // they learned: BGP carries the withdrawal in milliseconds, but not in zero.
+            if let advertiser {
+                advertiser.stop()
+                let delay = advertiser.spec.stopDelayMilliseconds
+                if delay > 0 {
+                    self.log("advertise: routes withdrawn; forwarding \(DurationText.format(milliseconds: delay)) more while routers converge")
+                    Clock.pause(milliseconds: delay)
+                }
+            }
             // Requests first: no change may wait for workers that are already gone.
             server.stop()
             metrics?.stop()
@@ -223,6 +236,7 @@ public final class Daemon: @unchecked Sendable {
         let reported = Mutex(DatapathCounters())
         stages.append(Periodic(interval: .seconds(1)) { [unowned self] in
             reported.withLock { $0 = self.reportLostFrames(since: $0, interface: config.interface) }
+            advertiser?.refresh()
         })
         let lifecycle = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: stages, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -234,6 +248,7 @@ public final class Daemon: @unchecked Sendable {
         }
         // Stopped already by the forwarding stage's end, unless it never began.
         await offThePool { checker.stop() }
+        advertiser?.stop()
         if installed.load(ordering: .acquiring) {
             do {
                 try KernelDropRule(interface: config.interface, vips: []).remove()

@@ -1,11 +1,12 @@
 public import DromosConfig
 import DromosControlPlane
 import DromosHost
+import DromosSystem
 
 /// `dromos cleanup`: what a daemon that died without its clean stop (SIGKILL, a crash) left behind, removed
-/// so that the kernel answers the VIPs again and the next start finds nothing of it: the nftables table
-/// and the control socket's file. For systemd's ExecStopPost, which runs after every stop; after a clean
-/// stop there is nothing left and it says so. A daemon still answering on the socket is left alone.
+/// so that routers stop sending here, the kernel answers the VIPs again and the next start finds nothing
+/// of it: the VIP routes of `advertise`, the nftables table and the control socket's file. For systemd's
+/// ExecStopPost, which runs after every stop; after a clean stop there is nothing left and it says so. A daemon still answering on the socket is left alone.
 public enum DaemonCleanup {
     public static func run(_ config: DromosConfig) throws(ControlError) -> [String] {
         var lines: [String] = []
@@ -13,6 +14,8 @@ public enum DaemonCleanup {
             throw ControlError("a dromos run answers on \(config.controlSocket): stop it first (cleanup is for what a stopped daemon left)")
         }
         try ControlSocketFile.removeStale(config.controlSocket)
+        // Routes first: routers stop sending here before the kernel takes the VIPs' frames back.
+        if let advertise = config.advertise { lines += try removeRoutes(advertise, interface: config.interface) }
         if let owner = KernelDropRule.installedInterface(), owner != config.interface {
             // The table's name is host-wide: one on another interface belongs to another daemon.
             lines.append("nftables table netdev \(KernelDropRule.tableName) is on \(owner.isEmpty ? "no interface" : owner), not "
@@ -28,5 +31,23 @@ public enum DaemonCleanup {
             lines.append("no nftables table netdev \(KernelDropRule.tableName): nothing to remove")
         }
         return lines
+    }
+
+    /// The VIP routes of a run that died without withdrawing them: routers would go on sending their
+    /// traffic here.
+    static func removeRoutes(_ advertise: AdvertiseSpec, interface: String) throws(ControlError) -> [String] {
+        let routes: [VIPRoute]
+        do {
+            let index = try Syscall.interfaceIndex(interface)
+            routes = try RouteNetlink().vipRoutes(table: advertise.table, routeProtocol: AdvertiseSpec.routeProtocol)
+                .filter { $0.interfaceIndex == index }
+            for route in routes { try RouteNetlink().delete(route) }
+        } catch {
+            throw ControlError("cannot remove the VIP routes in table \(advertise.table) (by hand: ip route flush table "
+                               + "\(advertise.table) proto \(AdvertiseSpec.routeProtocol) dev \(interface)): \(error)")
+        }
+        guard !routes.isEmpty else { return ["no VIP route in table \(advertise.table): nothing to remove"] }
+        return ["removed \(routes.count) VIP route(s) from table \(advertise.table) (routers stop sending their traffic here): "
+                + routes.map(\.vip.description).joined(separator: ", ")]
     }
 }

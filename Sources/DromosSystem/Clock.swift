@@ -9,6 +9,13 @@ public func monotonicMilliseconds() -> UInt64 {
 
 /// Both clocks read together, to tell a monotonic time (when a health state changed) as wall-clock time.
 public enum Clock {
+    /// Blocks the calling thread for the whole of `milliseconds`, a signal notwithstanding.
+    public static func pause(milliseconds: Int) {
+        var wanted = timespec(tv_sec: milliseconds / 1_000, tv_nsec: (milliseconds % 1_000) * 1_000_000)
+        var remaining = timespec()
+        while nanosleep(&wanted, &remaining) != 0 && errno == EINTR { wanted = remaining }
+    }
+
     public struct Reading: Sendable {
         public var monotonicMilliseconds: UInt64
         public var wallClockMilliseconds: UInt64

@@ -19,7 +19,7 @@ struct Ctl: ParsableCommand {
             twice in one), the last on the line wins: the one after the subcommand.
             """,
         subcommands: [CtlStatus.self, CtlServices.self, CtlBackends.self, CtlStats.self, CtlFlows.self, CtlService.self,
-                      CtlBackend.self, CtlReload.self, CtlVIP.self])
+                      CtlBackend.self, CtlReload.self, CtlVIP.self, CtlAdvertise.self])
 
     /// Declared here so that the options may precede the subcommand: a parent command reads its options
     /// anywhere on the line (after the subcommand's name too, the last occurrence winning), and every

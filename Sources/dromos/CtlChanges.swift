@@ -162,3 +162,32 @@ struct CtlVIP: ParsableCommand {
         @OptionGroup var options: CtlOptions
     }
 }
+
+struct CtlAdvertise: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "advertise",
+        abstract: "Show, withdraw or restore the VIP routes a routing daemon announces (advertise: { table: N }).",
+        subcommands: [Show.self, Withdraw.self, Restore.self], defaultSubcommand: Show.self)
+
+    struct Show: ControlRequestCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "The advertisement table, and which VIPs have a route there and which could.")
+        static let request = "advertise"
+        @OptionGroup var options: CtlOptions
+    }
+
+    struct Withdraw: ControlRequestCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove every VIP route (maintenance): routers move traffic away, this daemon forwards what still arrives.",
+            discussion: "Holds until 'advertise restore' or the daemon's restart (a new run advertises again).")
+        static let request = "advertise withdraw"
+        @OptionGroup var options: CtlOptions
+    }
+
+    struct Restore: ControlRequestCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undo 'advertise withdraw': every VIP that can be served gets its route again.")
+        static let request = "advertise restore"
+        @OptionGroup var options: CtlOptions
+    }
+}

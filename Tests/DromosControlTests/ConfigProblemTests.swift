@@ -15,7 +15,7 @@ import DromosBalancer
 
     @Test func unknownKeyAtTheTop() {
         #expect(problems("colour: red\n" + oneService(webService)) == [
-            "colour: is not a known key; expected one of: interface, mac, control, state, metrics, flows, datapath, services",
+            "colour: is not a known key; expected one of: interface, mac, control, state, metrics, flows, datapath, advertise, services",
         ])
     }
 

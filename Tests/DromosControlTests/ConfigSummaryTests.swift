@@ -25,6 +25,7 @@ import DromosSystem
               udp_timeout: 2m
               fragment_timeout: 15s
             # datapath: rx_ring: v2 (the default; dromos run --rx-ring overrides)
+            # advertise: none (no VIP routes for a routing daemon)
             services:
               - name: web  # tcp 203.0.113.10:80
                 vip: 203.0.113.10
@@ -71,6 +72,7 @@ import DromosSystem
               udp_timeout: 5m
               fragment_timeout: 30s
             # datapath: rx_ring: v2 (the default; dromos run --rx-ring overrides)
+            # advertise: none (no VIP routes for a routing daemon)
             services:
               - name: web  # tcp 203.0.113.10:80
                 vip: 203.0.113.10
@@ -102,7 +104,7 @@ import DromosSystem
         #expect(ConfigSummary.json(config) == """
             {"interface": "eth0", "mac": null, "control": {"socket": "/run/dromos/control.sock", "group": null}, \
             "state": null, "flows": {"capacity": 1048576, "tcp_timeout_ms": 900000, "tcp_fin_timeout_ms": 120000, \
-            "udp_timeout_ms": 300000, "fragment_timeout_ms": 30000}, "datapath": {"rx_ring": null}, "services": [{"name": "web", \
+            "udp_timeout_ms": 300000, "fragment_timeout_ms": 30000}, "datapath": {"rx_ring": null}, "advertise": null, "services": [{"name": "web", \
             "key": "tcp 203.0.113.10:80", "vip": "203.0.113.10", "port": 80, "protocol": "tcp", "scheduler": "maglev", \
             "maglev_table_size": 65537, "health": {"type": "tcp", "port": 80, "interval_ms": 2000, "timeout_ms": 1000, \
             "rise": 2, "fall": 3, "path": null, "host": null, "expect": null}, "backends": [{"address": "198.18.1.11", "weight": 1, "mac": null}], "announce": "none", "on_all_down": "drop"}]}
