@@ -146,6 +146,14 @@ public final class ForwardingTable: @unchecked Sendable {
             .filter { seen.insert($0).inserted }
     }
 
+    /// Service `index`'s lookup table as the backend each slot sends new flows to; nil for a scheduler
+    /// without one (rr, wrr, lc, wlc) or a service with no backend taking new flows.
+    public func lookupTable(service index: Int) -> [IPAddress]? {
+        let slot = view.serviceSlots[index]
+        guard slot.scheduler.isConsistentHash, slot.usableCount > 0 else { return nil }
+        return (0..<slot.maglevSize).map { backendAddress(Int32(truncatingIfNeeded: view.maglev[slot.maglevOffset + $0])) }
+    }
+
     /// Backend indices of service `index` that take new flows.
     public func usableBackends(service index: Int) -> [Int32] {
         let slot = view.serviceSlots[index]

@@ -37,8 +37,10 @@ struct Periodic: Service {
     let body: @Sendable () -> Void
 
     func run() async throws {
+        // The sleep ends with the graceful shutdown: the group stops its services one after another, and
+        // a second spent here would be a second before the daemon withdraws its routes.
         while !Task.isShuttingDownGracefully {
-            do { try await Task.sleep(for: interval) } catch { return }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
             body()
         }
     }

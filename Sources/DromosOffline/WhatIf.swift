@@ -93,12 +93,12 @@ public enum DisruptionAnalysis {
         let flows = old.balancer.services.map { service in
             (0..<flowsPerService).map { _ in syntheticFlow(to: service.key, &random) }
         }
-        return try compare(old: ForwardingTable(generation: 1, services: old.balancer.services), new: new, flows: flows)
+        return try compare(old: ForwardingTable.resolved(generation: 1, services: old.balancer.services), new: new, flows: flows)
     }
 
     /// The flows of a capture: every distinct TCP/UDP flow to an old service.
     public static func compare(old: DromosConfig, new: DromosConfig, capture path: String) throws -> DisruptionReport {
-        let table = try ForwardingTable(generation: 1, services: old.balancer.services)
+        let table = try ForwardingTable.resolved(generation: 1, services: old.balancer.services)
         var seen = Set<FlowKey>()
         var flows = Array(repeating: [FlowKey](), count: old.balancer.services.count)
         let reader = try PcapFileReader(path: path)
@@ -113,7 +113,7 @@ public enum DisruptionAnalysis {
     }
 
     static func compare(old oldTable: ForwardingTable, new: DromosConfig, flows: [[FlowKey]]) throws -> DisruptionReport {
-        let newTable = try ForwardingTable(generation: 2, services: new.balancer.services)
+        let newTable = try ForwardingTable.resolved(generation: 2, services: new.balancer.services)
         let oldWorker = BalancerWorker(table: oldTable, flowTable: FlowTableSpec(capacity: 1))
         let newWorker = BalancerWorker(table: newTable, flowTable: FlowTableSpec(capacity: 1))
         var report = DisruptionReport(services: [], addedServices: [])
@@ -172,7 +172,7 @@ public enum DisruptionAnalysis {
         return shares
     }
 
-    private static func syntheticFlow(to key: ServiceKey, _ random: inout SplitMix64) -> FlowKey {
+    static func syntheticFlow(to key: ServiceKey, _ random: inout SplitMix64) -> FlowKey {
         let client: IPAddress
         switch key.vip {
         case .v4:

@@ -127,6 +127,15 @@ import DromosWire
         #expect(report.jsonLines.count == 1)
     }
 
+    /// Backends without a static MAC (resolved by ARP in a daemon) count as the daemon sees them once resolved.
+    @Test func whatifCountsBackendsWhoseMACIsResolvedByARP() throws {
+        let old = try load(Self.config(backends: 10, mac: false))
+        let new = try load(Self.config(backends: 10, skip: [4], mac: false))
+        let web = try #require(try DisruptionAnalysis.compare(old: old, new: new, flowsPerService: 20_000).services.first)
+        #expect(web.minimumMoved == 2_000)
+        #expect(web.movedKeepingState > 1_600 && web.movedKeepingState < 2_400, "\(web.movedKeepingState)")
+    }
+
     @Test func whatifOnAStatefulSchedulerSaysWhatItCannotKnow() throws {
         let old = try load(Self.config(backends: 3, scheduler: "rr"))
         let new = try load(Self.config(backends: 3, weight: { $0 == 0 ? 0 : 1 }, scheduler: "rr"))
