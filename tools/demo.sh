@@ -5,8 +5,8 @@
 #
 # What it does to this machine:
 #   1. tools/setup.sh: installs the Debian packages Dromos needs (libpcap, tcpdump, tshark, ethtool,
-#      nftables, netsniff-ng, python3, iproute2) and, only if no swift is found, the Swift 6.3.1
-#      toolchain into /opt/swift;
+#      nftables, netsniff-ng, python3, iproute2, and bird2 for the scale-out test, its service left
+#      disabled) and, only if no swift is found, the Swift 6.3.1 toolchain into /opt/swift;
 #   2. builds the release binary (.build/release/dromos; several minutes the first time);
 #   3. tools/lab.sh up 4: network namespaces dromos-lab-* (a bridge, a client, the balancer, four
 #      backends with HTTP servers), addresses 198.18.0.0/24 and 2001:db8:18::/64, VIP 203.0.113.10;

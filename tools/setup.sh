@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Dromos needs to build and test on Debian 12, as root: the C libraries, the peers the
-# tests talk to, and (only when no `swift` is found) the Swift 6.3.1 toolchain from swift.org.
-# Idempotent: a second run installs nothing new.
+# tests talk to (BIRD 2 is the scale-out test's routing daemon), and (only when no `swift` is found) the
+# Swift 6.3.1 toolchain from swift.org. Idempotent: a second run installs nothing new.
 set -euo pipefail
 
 SWIFT_VERSION=6.3.1
-packages=(libpcap-dev tshark tcpdump python3 iproute2 ethtool nftables netsniff-ng)
+packages=(libpcap-dev tshark tcpdump python3 iproute2 ethtool nftables netsniff-ng bird2)
 # What swift.org lists for its Debian 12 toolchain; needed only when this script installs it.
 toolchain_packages=(binutils git gnupg2 libc6-dev libcurl4-openssl-dev libedit2 libgcc-12-dev libncurses-dev
                     libpython3-dev libsqlite3-0 libstdc++-12-dev libxml2-dev libz3-dev pkg-config tzdata unzip
@@ -30,6 +30,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts bird.service on install; the tests run their own BIRDs in namespaces, so one this
+    # script brought in is stopped and disabled again (a BIRD the machine had before is left alone).
+    if [[ " ${missing[*]} " == *" bird2 "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now bird.service >/dev/null 2>&1 || true
+        echo "setup.sh: installed bird2 for the tests; its system service is left disabled"
+    fi
 fi
 
 if ! has_swift; then
