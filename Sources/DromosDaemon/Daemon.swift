@@ -1,5 +1,5 @@
 import DromosBalancer
-import DromosConfig
+public import DromosConfig
 import DromosControlPlane
 public import DromosDatapath
 import DromosHost
@@ -49,15 +49,30 @@ public final class Daemon: @unchecked Sendable {
     /// Everything the workers have counted so far, summed.
     public var counters: DatapathCounters { workerCounters.reduce(DatapathCounters()) { $0 + $1.load() } }
 
-    /// Loads and checks the configuration the way both start and reload do.
-    func load(expectInterface: String?) -> Result<(DromosConfig, [String]), Failure> {
+    /// Loads and checks the configuration the way both start and reload do. A reload (`running` is the
+    /// configuration the daemon started with) applies the services; an edit of anything else is refused,
+    /// never silently left unapplied.
+    func load(running: DromosConfig?) -> Result<(DromosConfig, [String]), Failure> {
         let config: DromosConfig
         do { config = try ConfigLoader.load(path: configPath) } catch { return .failure(Failure(lines: error.lines)) }
         var problems = DaemonPreflight.problems(config: config, isRoot: geteuid() == 0, interfaces: HostInterface.all())
-        if let expectInterface, config.interface != expectInterface {
-            problems.append("interface changed from \(expectInterface) to \(config.interface): that needs a restart, not a reload")
-        }
+        if let running { problems += Self.restartOnlyChanges(from: running, to: config) }
         return problems.isEmpty ? .success((config, [])) : .failure(Failure(lines: problems))
+    }
+
+    /// The settings a running daemon cannot take over (sockets, rings, the flow tables' size, the route
+    /// table), each as a refusal naming the field.
+    public static func restartOnlyChanges(from running: DromosConfig, to edited: DromosConfig) -> [String] {
+        var changed: [String] = []
+        if edited.interface != running.interface { changed.append("interface (from \(running.interface) to \(edited.interface))") }
+        if edited.mac != running.mac { changed.append("mac") }
+        if edited.controlSocket != running.controlSocket || edited.controlGroup != running.controlGroup { changed.append("control") }
+        if edited.statePath != running.statePath { changed.append("state") }
+        if edited.metricsListen != running.metricsListen { changed.append("metrics") }
+        if edited.receiveRing != running.receiveRing { changed.append("datapath") }
+        if edited.balancer.flows != running.balancer.flows { changed.append("flows") }
+        if edited.advertise != running.advertise { changed.append("advertise") }
+        return changed.map { "\($0) changed: that needs a restart, not a reload (the services are what a reload applies)" }
     }
 
     /// The pool to start from (config file or state file, see ``ControlPlane/startingPool``) and the
@@ -77,7 +92,7 @@ public final class Daemon: @unchecked Sendable {
                     + Self.healthSourceProblems(services, interface: interface)
             },
             loadConfig: { [load = self.load] in
-                switch load(interface) {
+                switch load(config) {
                 case .success(let loaded): return .success(loaded.0)
                 case .failure(let failure): return .failure(ControlError(failure.lines.joined(separator: "; ")))
                 }
@@ -100,7 +115,7 @@ public final class Daemon: @unchecked Sendable {
     /// servers stop taking requests, then the workers drain their rings, then the rule goes.
     public func run() async throws(Failure) {
         let config: DromosConfig
-        switch load(expectInterface: nil) {
+        switch load(running: nil) {
         case .success(let loaded): config = loaded.0
         case .failure(let failure): throw failure
         }

@@ -3,6 +3,7 @@ import Testing
 import DromosBalancer
 import DromosConfig
 import DromosControlPlane
+import DromosDaemon
 import DromosHost
 import DromosSystem
 import DromosWire
@@ -41,6 +42,23 @@ import Glibc
         ])
         #expect(problems("{ table: 100, asn: 65001 }") == ["advertise.asn: is not a known key; expected one of: table, stop_delay"])
         #expect(problems("100") == ["advertise: expected a mapping, got \"100\""])
+    }
+
+    /// A reload applies the services; an edited `advertise` (or any other setting a running daemon cannot
+    /// take over) is refused with its name, never left unapplied in silence.
+    @Test func aReloadRefusesWhatOnlyARestartApplies() throws {
+        let running = try ConfigLoader.parse(yaml: oneService(webService, top: "interface: eth0\nadvertise: { table: 100 }"), source: "t")
+        var edited = running
+        edited.balancer.services[0].backends[0].weight = 5
+        #expect(Daemon.restartOnlyChanges(from: running, to: edited).isEmpty)
+        edited.advertise = AdvertiseSpec(table: 101)
+        edited.metricsListen = ListenAddress.defaultMetrics
+        edited.interface = "eth1"
+        #expect(Daemon.restartOnlyChanges(from: running, to: edited) == [
+            "interface (from eth0 to eth1) changed: that needs a restart, not a reload (the services are what a reload applies)",
+            "metrics changed: that needs a restart, not a reload (the services are what a reload applies)",
+            "advertise changed: that needs a restart, not a reload (the services are what a reload applies)",
+        ])
     }
 
     @Test func aVIPIsServableWhileAServiceOfItHasABackendForNewFlows() throws {

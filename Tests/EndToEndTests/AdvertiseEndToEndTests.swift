@@ -71,6 +71,14 @@ final class AdvertiseEndToEndTests: DaemonLabTest {
         try await lab.exec(net.balancer, ["ip", "route", "del", "\(Self.vip)/32", "table", "100"])
         #expect(await waitForRoutes(net.balancer, [route, foreign], seconds: 5), "a route removed by hand comes back within the second's check")
 
+        // Another table is for a restart: a reload that changes it is refused, and the route stays.
+        let original = try String(contentsOf: config, encoding: .utf8)
+        try original.replacingOccurrences(of: "table: 100", with: "table: 101").write(to: config, atomically: true, encoding: .utf8)
+        let reload = try await ctl(["reload"])
+        #expect(reload.status != 0 && reload.errors.contains("advertise changed: that needs a restart, not a reload"), "\(reload.errors)")
+        try original.write(to: config, atomically: true, encoding: .utf8)
+        #expect(try await routes(net.balancer) == [route, foreign])
+
         // The VIP loses its last usable backend: one forced down, the other drained.
         #expect(try await ctl(["backend", "down", "web80", DaemonLabAddresses.backendAddress(0)]).status == 0)
         #expect(try await routes(net.balancer) == [route, foreign], "one backend is left")
