@@ -1,3 +1,4 @@
+public import DromosBalancer
 public import DromosConfig
 public import DromosHost
 public import DromosSystem
@@ -51,6 +52,8 @@ public final class RouteAdvertiser: Sendable {
 
     private struct State {
         var servable: [IPAddress] = []
+        /// The table generation `servable` was read from: an older table arriving late changes nothing.
+        var generation: UInt32 = 0
         var isActive = false
         var isWithdrawn = false
         var advertised: Set<IPAddress> = []
@@ -85,23 +88,35 @@ public final class RouteAdvertiser: Sendable {
         state.withLock { state in reconcile(&state, cause: "at start") }
     }
 
-    /// Once the workers forward: advertises what `servable` holds.
-    public func start(servable: [IPAddress]) {
+    /// Once the workers forward: advertises what `table` can serve (or a newer table, if one was
+    /// published while the daemon read this one).
+    public func start(_ table: ForwardingTable) {
         state.withLock { state in
-            state.servable = servable
+            record(table, in: &state)
             state.isActive = true
             reconcile(&state, cause: "at start")
         }
     }
 
     /// A new table was published.
-    public func update(servable: [IPAddress]) {
+    public func update(_ table: ForwardingTable) {
         state.withLock { state in
-            guard state.servable != servable else { return }
-            state.servable = servable
+            guard record(table, in: &state) else { return }
             guard state.isActive else { return }
             reconcile(&state, cause: "table changed")
         }
+    }
+
+    /// Takes the table's servable VIPs unless a newer table's are held already; true when they changed.
+    @discardableResult
+    private func record(_ table: ForwardingTable, in state: inout State) -> Bool {
+        // Generations only grow (wrapping after 2^32 changes, which a signed distance tolerates).
+        guard state.generation == 0 || Int32(bitPattern: table.generation &- state.generation) >= 0 else { return false }
+        state.generation = table.generation
+        let servable = table.servableVIPs
+        guard servable != state.servable else { return false }
+        state.servable = servable
+        return true
     }
 
     /// About once a second: puts back what someone else removed, retries what failed.
@@ -122,12 +137,16 @@ public final class RouteAdvertiser: Sendable {
         setWithdrawn(false)
     }
 
-    /// On SIGTERM/SIGINT, before the workers stop: every route goes.
-    public func stop() {
+    /// On SIGTERM/SIGINT, before the workers stop: every route goes. Safe to call again, which retries
+    /// what failed; returns the failure that remains, if any.
+    @discardableResult
+    public func stop() -> String? {
         state.withLock { state in
-            guard state.isActive else { return }
+            let wasActive = state.isActive
             state.isActive = false
+            guard wasActive || !state.advertised.isEmpty || state.problem != nil else { return nil }
             reconcile(&state, cause: "stopping")
+            return state.problem
         }
     }
 
@@ -137,7 +156,9 @@ public final class RouteAdvertiser: Sendable {
             let before = state.advertised
             state.isWithdrawn = withdrawn
             reconcile(&state, cause: withdrawn ? "ctl advertise withdraw" : "ctl advertise restore")
-            if let problem = state.problem { return .failure(ControlError(problem)) }
+            if let problem = state.problem {
+                return .failure(ControlError("\(problem) (the daemon is \(withdrawn ? "withdrawn" : "advertising") now and retries every second)"))
+            }
             let changed = withdrawn ? before.subtracting(state.advertised) : state.advertised.subtracting(before)
             return .success(changed.sorted())
         }

@@ -221,23 +221,13 @@ public final class Daemon: @unchecked Sendable {
                      + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
                      + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
             // Last: routers send traffic here only once every part of the daemon is up.
-            advertiser?.start(servable: plane.running.table.servableVIPs)
+            advertiser?.start(plane.running.table)
             // systemd's Type=notify: ready once the workers forward and the control socket listens.
             if let failure = ServiceManagerNotification.send("READY=1\nSTATUS=forwarding on \(config.interface)") {
                 self.logger.warning("could not tell the service manager we are ready: \(failure)")
             }
         }, end: { [unowned self] in
             ServiceManagerNotification.send("STOPPING=1")
-            // Routes first, then forwarding for as long as routers may still send what they routed before
-            // they learned: BGP carries the withdrawal in milliseconds, but not in zero.
-            if let advertiser {
-                advertiser.stop()
-                let delay = advertiser.spec.stopDelayMilliseconds
-                if delay > 0 {
-                    self.log("advertise: routes withdrawn; forwarding \(DurationText.format(milliseconds: delay)) more while routers converge")
-                    Clock.pause(milliseconds: delay)
-                }
-            }
             // Requests first: no change may wait for workers that are already gone.
             server.stop()
             metrics?.stop()
@@ -253,6 +243,9 @@ public final class Daemon: @unchecked Sendable {
             reported.withLock { $0 = self.reportLostFrames(since: $0, interface: config.interface) }
             advertiser?.refresh()
         })
+        // Last, so that the group, which stops its services one by one from the last, stops it first: the
+        // routes go before anything else does (a reload still running would otherwise hold them up).
+        if let advertiser { stages.append(withdrawalStage(advertiser)) }
         let lifecycle = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: stages, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var failure: Failure? = nil
@@ -263,7 +256,11 @@ public final class Daemon: @unchecked Sendable {
         }
         // Stopped already by the forwarding stage's end, unless it never began.
         await offThePool { checker.stop() }
-        advertiser?.stop()
+        // Retries a withdrawal that failed at the stop, or makes one a failed start needs.
+        if let advertiser, let problem = advertiser.stop() {
+            failure = Failure(lines: (failure?.lines ?? []) + ["advertise: \(problem) (remove them by hand: ip route flush table "
+                                                                 + "\(advertiser.spec.table) proto \(AdvertiseSpec.routeProtocol))"])
+        }
         if installed.load(ordering: .acquiring) {
             do {
                 try KernelDropRule(interface: config.interface, vips: []).remove()

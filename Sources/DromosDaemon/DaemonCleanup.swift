@@ -1,7 +1,6 @@
 public import DromosConfig
 import DromosControlPlane
 import DromosHost
-import DromosSystem
 
 /// `dromos cleanup`: what a daemon that died without its clean stop (SIGKILL, a crash) left behind, removed
 /// so that routers stop sending here, the kernel answers the VIPs again and the next start finds nothing
@@ -14,8 +13,12 @@ public enum DaemonCleanup {
             throw ControlError("a dromos run answers on \(config.controlSocket): stop it first (cleanup is for what a stopped daemon left)")
         }
         try ControlSocketFile.removeStale(config.controlSocket)
-        // Routes first: routers stop sending here before the kernel takes the VIPs' frames back.
-        if let advertise = config.advertise { lines += try removeRoutes(advertise, interface: config.interface) }
+        // Routes first: routers stop sending here before the kernel takes the VIPs' frames back. A failure
+        // there still lets the table go, and is reported after it.
+        var routeFailure: ControlError?
+        if let advertise = config.advertise {
+            do throws(ControlError) { lines += try removeRoutes(advertise, interface: config.interface) } catch { routeFailure = error }
+        }
         if let owner = KernelDropRule.installedInterface(), owner != config.interface {
             // The table's name is host-wide: one on another interface belongs to another daemon.
             lines.append("nftables table netdev \(KernelDropRule.tableName) is on \(owner.isEmpty ? "no interface" : owner), not "
@@ -24,21 +27,26 @@ public enum DaemonCleanup {
             do throws(KernelDropRule.Failure) {
                 try KernelDropRule(interface: config.interface, vips: []).remove()
             } catch {
-                throw ControlError("cannot remove nftables table netdev \(KernelDropRule.tableName): \(error.description)")
+                throw ControlError("cannot remove nftables table netdev \(KernelDropRule.tableName): \(error.description)"
+                                   + (routeFailure.map { "; \($0.message)" } ?? ""))
             }
             lines.append("removed nftables table netdev \(KernelDropRule.tableName) (the kernel answers the VIPs again)")
         } else {
             lines.append("no nftables table netdev \(KernelDropRule.tableName): nothing to remove")
         }
+        if let routeFailure { throw ControlError((lines + [routeFailure.message]).joined(separator: "; ")) }
         return lines
     }
 
     /// The VIP routes of a run that died without withdrawing them: routers would go on sending their
     /// traffic here.
     static func removeRoutes(_ advertise: AdvertiseSpec, interface: String) throws(ControlError) -> [String] {
+        // The kernel deletes an interface's routes with it: nothing can be left on one that is gone.
+        guard let index = RouteNetlink.interfaceIndex(interface) else {
+            return ["\(interface) is gone, and its routes in table \(advertise.table) with it: nothing to remove"]
+        }
         let routes: [VIPRoute]
         do {
-            let index = try Syscall.interfaceIndex(interface)
             routes = try RouteNetlink().vipRoutes(table: advertise.table, routeProtocol: AdvertiseSpec.routeProtocol)
                 .filter { $0.interfaceIndex == index }
             for route in routes { try RouteNetlink().delete(route) }

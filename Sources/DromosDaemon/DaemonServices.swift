@@ -41,7 +41,8 @@ struct Periodic: Service {
         // a second spent here would be a second before the daemon withdraws its routes.
         while !Task.isShuttingDownGracefully {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            body()
+            // The body blocks (netlink, the workers' counters): never on a thread of the concurrency pool.
+            await offThePool(body)
         }
     }
 }

@@ -37,8 +37,8 @@ import Glibc
         #expect(problems("{ table: 4294967296 }") == ["advertise.table: must be an integer from 1 to 4294967295, got 4294967296"])
         #expect(problems("{ table: \"100\" }").first?.contains("unquoted integer") == true)
         #expect(problems("{ stop_delay: 1s }") == ["advertise.table: is required"])
-        #expect(problems("{ table: 100, stop_delay: 2m }") == [
-            "advertise.stop_delay: must be at most 1m (the service manager's stop timeout must cover it), got 2m",
+        #expect(problems("{ table: 100, stop_delay: 21s }") == [
+            "advertise.stop_delay: must be at most 20s (the service manager's stop timeout must cover it), got 21s",
         ])
         #expect(problems("{ table: 100, asn: 65001 }") == ["advertise.asn: is not a known key; expected one of: table, stop_delay"])
         #expect(problems("100") == ["advertise: expected a mapping, got \"100\""])
@@ -90,6 +90,7 @@ import Glibc
     final class MemoryTable: Sendable {
         let routes = Mutex<Set<VIPRoute>>([])
         let failing = Mutex(false)
+        let failingDeletes = Mutex(false)
         var access: RouteTableAccess {
             RouteTableAccess(
                 list: { [self] () throws(SystemCallError) in Array(routes.withLock { $0 }) },
@@ -97,9 +98,21 @@ import Glibc
                     if failing.withLock({ $0 }) { throw SystemCallError(call: "RTM_NEWROUTE", code: .networkDown) }
                     routes.withLock { _ = $0.insert(route) }
                 },
-                delete: { [self] route throws(SystemCallError) in routes.withLock { _ = $0.remove(route) } })
+                delete: { [self] route throws(SystemCallError) in
+                    if failingDeletes.withLock({ $0 }) { throw SystemCallError(call: "RTM_DELROUTE", code: .notPermitted) }
+                    routes.withLock { _ = $0.remove(route) }
+                })
         }
         var vips: Set<IPAddress> { Set(routes.withLock { $0 }.filter { $0.interfaceIndex == 7 }.map(\.vip)) }
+    }
+
+    /// A table of generation `generation` whose servable VIPs are `vips` (one service each, a backend with a MAC).
+    func table(_ vips: [IPAddress], generation: UInt32) throws -> ForwardingTable {
+        let services = vips.enumerated().map { index, vip in
+            ServiceSpec(name: "s\(index)", key: ServiceKey(vip: vip, transport: .tcp, port: 80), scheduler: .maglev, maglevTableSize: 251,
+                        backends: [BackendSpec(address: ip("198.18.1.11"), weight: 1, mac: mac("02:00:00:00:01:11"))])
+        }
+        return try ForwardingTable(generation: generation, services: services)
     }
 
     @Test func advertisesWhatCanBeServedWhileForwardingAndNotWithdrawn() throws {
@@ -114,18 +127,19 @@ import Glibc
         advertiser.removeStale()
         #expect(table.vips.isEmpty)
         #expect(table.routes.withLock { $0.contains(otherDaemons) }, "another interface's routes are not ours")
-        advertiser.update(servable: [vip])
+        advertiser.update(try self.table([vip, vip6], generation: 3))
         #expect(table.vips.isEmpty, "nothing before the workers forward")
 
-        advertiser.start(servable: [vip, vip6])
+        // The daemon read generation 2 before generation 3 was published: the newer one counts.
+        advertiser.start(try self.table([vip], generation: 2))
         #expect(table.vips == [vip, vip6])
-        advertiser.update(servable: [vip6])
+        advertiser.update(try self.table([vip6], generation: 4))
         #expect(table.vips == [vip6])
         #expect(lines.withLock { $0 }.contains { $0.hasPrefix("advertise: withdrew 203.0.113.10/32") && $0.hasSuffix("(no backend of the VIP takes new flows)") })
 
         #expect(try advertiser.withdraw().get() == [vip6])
         #expect(table.vips.isEmpty && advertiser.snapshot.isWithdrawn)
-        advertiser.update(servable: [vip, vip6])
+        advertiser.update(try self.table([vip, vip6], generation: 5))
         advertiser.refresh()
         #expect(table.vips.isEmpty, "withdrawn holds across table changes")
         #expect(try advertiser.restore().get() == [vip, vip6])
@@ -149,12 +163,29 @@ import Glibc
         #expect(advertiser.snapshot.problem == nil && table.vips == [vip, vip6])
         #expect(lines.withLock { $0 }.contains("advertise: the routing table is as wanted again"))
 
-        advertiser.stop()
+        #expect(advertiser.stop() == nil)
         #expect(table.vips.isEmpty)
         #expect(lines.withLock { $0 }.contains { $0.hasSuffix("(stopping)") })
         advertiser.refresh()
+        advertiser.update(try self.table([vip], generation: 6))
         #expect(table.vips.isEmpty, "nothing comes back after the stop")
         #expect(throws: ControlError.self) { try advertiser.withdraw().get() }
         #expect(table.routes.withLock { $0.contains(otherDaemons) })
+    }
+
+    /// A withdrawal that fails at the stop is retried by the next `stop` and reported until it succeeds.
+    @Test func aFailedWithdrawalAtTheStopIsRetried() throws {
+        let table = MemoryTable()
+        let vip = ip("203.0.113.10")
+        let advertiser = RouteAdvertiser(spec: AdvertiseSpec(table: 100), interfaceIndex: 7, access: table.access, log: { _ in })
+        advertiser.start(try self.table([vip], generation: 1))
+        #expect(table.vips == [vip])
+        table.failingDeletes.withLock { $0 = true }
+        #expect(advertiser.stop()?.contains("cannot withdraw 203.0.113.10/32") == true)
+        #expect(table.vips == [vip])
+        table.failingDeletes.withLock { $0 = false }
+        #expect(advertiser.stop() == nil)
+        #expect(table.vips.isEmpty)
+        #expect(advertiser.stop() == nil, "nothing left to do")
     }
 }

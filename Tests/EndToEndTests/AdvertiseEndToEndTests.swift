@@ -111,7 +111,7 @@ final class AdvertiseEndToEndTests: DaemonLabTest {
         print("advertise: \(cleaned.split(separator: "\n").first ?? "")")
     }
 
-    @Test func aTableTheDaemonCannotUseRefusesTheStart() async throws {
+    @Test func aKernelTableIsRefusedAndWhatBreaksBehindECMPIsWarned() async throws {
         let net = try await topology()
         let config = try writeConfig(scheduler: "rr")
         defer { try? FileManager.default.removeItem(at: config) }
@@ -126,6 +126,12 @@ final class AdvertiseEndToEndTests: DaemonLabTest {
         defer { if daemon.isRunning { daemon.terminate() } }
         try await waitUntilRunning(daemon)
         #expect(log(of: daemon).contains("service(s) web80 use a scheduler that is not a consistent hash"), "\(log(of: daemon))")
+        // A change that brings announce: arp is warned about too: instances on one link would all claim the VIP.
+        let added = try await LabCommand.outcome([Self.dromos, "ctl", "--config", config.path, "service", "add", "api", "--vip", "203.0.113.20",
+                                                  "--port", "443", "--backend", "\(DaemonLabAddresses.backendAddress(0)),mac=\(Self.backendMACs[0])",
+                                                  "--announce", "arp"])
+        #expect(added.status == 0, "\(added.errors)")
+        #expect(await waitForLog(daemon, "service(s) api have announce: arp", seconds: 10), "\(log(of: daemon))")
         #expect(await stop(daemon).status == 0)
     }
 }

@@ -85,7 +85,7 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
         try """
         interface: lb0
         control: { socket: \(directory.url.appendingPathComponent("lb\(index + 1).sock").path) }
-        advertise: { table: 100, stop_delay: 1s }
+        advertise: { table: 100, stop_delay: 3s }
         services:
           - name: echo
             vip: \(Self.vip)
@@ -163,17 +163,20 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
         #expect(try await nextHops(net, Self.soloVIP) == both)
 
         // 60 long-lived connections, over both instances.
-        let client = try await lab.start(net.client, Services.longLivedConnections(host: Self.vip, port: 7, count: 60, seconds: 24, timeout: 5))
+        let client = try await lab.start(net.client, Services.longLivedConnections(host: Self.vip, port: 7, count: 60, seconds: 300, timeout: 5))
         defer { if client.isRunning { client.terminate() } }
         #expect(await waitForText("connected", in: client.output, seconds: 30), "\(client.standardError)")
         try await Task.sleep(for: .seconds(2))
         let beforeStop = try await [forwarded(configs[0]), forwarded(configs[1])]
         #expect(beforeStop.allSatisfy { $0 > 0 }, "the router spreads the connections over both instances: \(beforeStop)")
 
-        // SIGTERM the first: its route goes, the router's loses that next hop.
+        // SIGTERM the first: its route goes, the router's loses that next hop while the instance still
+        // forwards (stop_delay 3 s): nothing routed to it before the router learned is lost.
         first.signal(SIGTERM)
         let withdrawn = await timeUntil(net, Self.vip, hops: [Self.balancerAddresses[1]], seconds: 10)
-        #expect(withdrawn.map { $0 < 1.0 } == true, "the router drops the stopped instance within 1 s: \(withdrawn.map { "\($0) s" } ?? "not in 10 s")")
+        let stillForwarding = !log(of: first).contains("stopping: the workers drain")
+        #expect(withdrawn != nil && stillForwarding,
+                "the router drops the stopped instance before it stops forwarding: \(withdrawn.map { "\($0) s" } ?? "not in 10 s"); \(log(of: first))")
         let fresh = try await lab.exec(net.client, Services.shortConnections(host: Self.vip, port: 7, count: 40), timeout: 120)
         let freshResult = try JSONSerialization.jsonObject(with: Data(fresh.utf8)) as? [String: Any] ?? [:]
         #expect((freshResult["failures"] as? [String])?.isEmpty == true, "new connections all succeed: \(fresh)")
@@ -202,13 +205,14 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
                 "\(log(of: restarted))")
         #expect(try await nextHops(net, Self.vip) == both)
 
+        client.signal(SIGTERM)
         let output = try await client.finish(timeout: 60)
         let states = try #require(output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] },
                                   "\(output) \(client.standardError)")
         let broken = states.compactMap { $0["broken"] as? String }
         let alive = states.count - broken.count
         #expect(states.count == 60 && Double(alive) >= 0.99 * 60, "connections alive: \(alive) of \(states.count); broken: \(broken)")
-        #expect(states.allSatisfy { ($0["answers"] as? Int ?? 0) > 50 }, "every connection kept answering")
+        #expect(states.allSatisfy { ($0["answers"] as? Int ?? 0) > 20 }, "every connection kept answering")
         let spread = Dictionary(grouping: states.compactMap { $0["first"] as? String }, by: { $0 }).mapValues(\.count)
         print("scale-out: route withdrawn from the router \(withdrawn.map { String(format: "%.3f s", $0) } ?? "-") after SIGTERM; "
               + "re-advertised \(readvertised.map { String(format: "%.3f s", $0) } ?? "-") after the restart's start; solo VIP withdrawn "

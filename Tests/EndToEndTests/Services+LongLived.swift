@@ -23,18 +23,20 @@ extension Services {
         [python, "-c", lineNameServer, name, String(port)]
     }
 
-    /// `count` connections to host:port held open for `seconds` (then it stops by itself), each asking
-    /// its backend's name every 200 ms. A connection is broken by an error, a timeout (`timeout`, which
-    /// TCP's retransmissions must beat), or an answer from another backend than its first. Prints
-    /// "connected" once all are open, then one JSON list of {first, answers, broken}.
+    /// `count` connections to host:port held open until SIGTERM, or for `seconds` at most (then it stops
+    /// by itself), each asking its backend's name every 200 ms. A connection is broken by an error, a
+    /// timeout (`timeout`, which TCP's retransmissions must beat), or an answer from another backend than
+    /// its first. Prints "connected" once all are open, then one JSON list of {first, answers, broken}.
     static let longLivedConnections = """
-    import json, socket, sys, time
+    import json, signal, socket, sys, time
     host, port, count, seconds, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     connections = [socket.create_connection((host, port), timeout=timeout) for _ in range(count)]
     states = [{'first': None, 'answers': 0, 'broken': None} for _ in connections]
     print('connected', flush=True)
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not stop:
         for connection, state in zip(connections, states):
             if state['broken']:
                 continue

@@ -29,6 +29,16 @@ public final class RouteNetlink {
         receiveBuffer.deallocate()
     }
 
+    /// NETLINK_GET_STRICT_CHK: dump requests are checked and their header and attributes filter the
+    /// dump in the kernel. Not there before Linux 4.20, where the caller's own filter does the work.
+    func enableStrictDumps() {
+        var on: Int32 = 1
+        let raw = socket.rawValue
+        _ = try? Syscall.call("setsockopt(NETLINK_GET_STRICT_CHK)") {
+            Int(setsockopt(raw, 270 /* SOL_NETLINK */, 12 /* NETLINK_GET_STRICT_CHK */, &on, socklen_t(MemoryLayout<Int32>.size)))
+        }
+    }
+
     /// Sends `request` and collects the reply: every message of a dump, or nothing for an acknowledged
     /// change. A kernel refusal becomes a `SystemCallError` named `operation` with the kernel's error number.
     func transact(_ request: NetlinkRequest, operation: String) throws(SystemCallError) -> [NetlinkMessage] {
