@@ -7,17 +7,18 @@
 #        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases, AFPACKET_ARGS only to
 #        --io afpacket (libpcap refuses --rx-ring); default: none, the daemon's defaults.
 #
-# Lab (namespaces with a random suffix, deleted on exit, also on failure or Ctrl-C):
-#   gen (trafgen, core 0) ──g0─┐
-#   lb  (forwarder, core 1) ─lb0─ br0 (namespace sw; static FDB, no learning) ─┬─ be1 (s0)
-#                                                                              └─ be2 (s0)
+# Lab: tools/lab.sh's, named dromos-rate-SUFFIX (deleted on exit, also on failure or Ctrl-C), with two
+# backends that drop every frame at ingress (--sink), a static FDB and IPv6 off:
+#   client (trafgen, core 0) ──c0─┐
+#   lb     (forwarder, core 1) ─lb0─ br0 (namespace sw; static FDB, no learning) ─┬─ s1 (s0)
+#                                                                                 └─ s2 (s0)
 # trafgen offers 64-byte UDP frames (256 flows) to the VIP with the balancer's MAC as destination. The
 # forwarder rewrites source and destination MAC (balancer → backend) and sends them back out of lb0
 # (direct routing); the bridge carries them to the backend. Receive processing of lb0 is steered to
 # core 1 by RPS, so the kernel's own forwarding (nft) runs on the forwarder's core as Dromos does, and
 # trafgen has core 0 to itself. Offloads are the veth defaults in all three cases (trafgen's frames
 # carry full checksums and are never larger than the MTU).
-# Offered pps = g0's tx_packets; at lb0 = lb0's rx_packets (what reached the balancer's interface);
+# Offered pps = c0's tx_packets; at lb0 = lb0's rx_packets (what reached the balancer's interface);
 # delivered pps = the backends' s0 rx_packets (counted by veth before anything else looks at the
 # frame; an nft ingress drop spares the backends' IP layer). Core 1's backlog drops (softnet_stat) are
 # frames RPS could not queue for lb0's receive processing: the kernel's share of the losses.
@@ -40,8 +41,9 @@ balancer_mac=02:00:00:00:00:02
 backend_macs=(02:00:00:00:01:11 02:00:00:00:01:12)
 gen_mac=02:00:00:00:00:01
 suffix=$(printf '%06x' $((RANDOM * 32768 + RANDOM)))
-sw=dromos-rsw-$suffix gen=dromos-rgen-$suffix lb=dromos-rlb-$suffix
-backends=(dromos-rbe1-$suffix dromos-rbe2-$suffix)
+lab=dromos-rate-$suffix
+sw=$lab-sw gen=$lab-client lb=$lab-lb
+backends=("$lab-s1" "$lab-s2")
 work=$(mktemp -d)
 trafgen_pid= forwarder_pid=
 cleanup() {
@@ -50,40 +52,13 @@ cleanup() {
         kill -TERM "$forwarder_pid" 2>/dev/null || true
         wait "$forwarder_pid" 2>/dev/null || true
     fi
-    for ns in "$gen" "$lb" "${backends[@]}" "$sw"; do ip netns del "$ns" 2>/dev/null || true; done
+    LAB_NAME=$lab bash tools/lab.sh down >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-for ns in "$sw" "$gen" "$lb" "${backends[@]}"; do
-    ip netns add "$ns"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
-done
-ip -n "$sw" link add br0 type bridge
-ip -n "$sw" link set br0 up
-attach() {  # namespace, interface inside, bridge port, MAC
-    ip link add "$2" netns "$1" address "$4" type veth peer name "$3" netns "$sw"
-    ip -n "$1" link set "$2" up
-    ip -n "$sw" link set "$3" master br0
-    ip -n "$sw" link set "$3" up
-    # Static entries, no learning: the bridge never floods a forwarded frame back to lb0 (a loop).
-    ip netns exec "$sw" bridge link set dev "$3" learning off
-    ip netns exec "$sw" bridge fdb replace "$4" dev "$3" master static
-}
-attach "$gen" g0 pgen "$gen_mac"
-attach "$lb" lb0 plb "$balancer_mac"
-for i in 0 1; do
-    attach "${backends[$i]}" s0 "pbe$((i + 1))" "${backend_macs[$i]}"
-    ip netns exec "${backends[$i]}" nft -f - <<NFT
-table netdev sink {
-    chain in {
-        type filter hook ingress device s0 priority 0; policy drop;
-    }
-}
-NFT
-done
-ip -n "$lb" addr add 198.18.0.2/24 dev lb0
+# Static entries, no learning: the bridge never floods a forwarded frame back to lb0 (a loop).
+LAB_NAME=$lab bash tools/lab.sh up 2 --sink --static-fdb --ipv4-only --backend-vip hand >/dev/null
 # What `--io pcap` needs (it has no vnet header and refuses an lb0 with GRO on), set for all three
 # cases alike: no coalescing on lb0, no segmentation or checksum offload on its bridge-side peer.
 ip netns exec "$lb" ethtool -K lb0 gro off lro off 2>/dev/null || ip netns exec "$lb" ethtool -K lb0 gro off
@@ -184,18 +159,18 @@ for round in $(seq "$rounds"); do
     for name in "${cases[@]}"; do
         start_forwarder "$name"
         # trafgen stops on SIGINT (its Ctrl-C), not SIGTERM; `timeout` sends it one after the case.
-        ip netns exec "$gen" timeout -s INT $((seconds + 2)) taskset -c 0 trafgen --dev g0 --conf "$work/udp.cfg" --cpus 1 \
+        ip netns exec "$gen" timeout -s INT $((seconds + 2)) taskset -c 0 trafgen --dev c0 --conf "$work/udp.cfg" --cpus 1 \
             >/dev/null 2>&1 &
         trafgen_pid=$!
         sleep 1  # trafgen's start-up (ring setup) is not part of the window
-        offered_before=$(counter "$gen" g0 tx_packets)
+        offered_before=$(counter "$gen" c0 tx_packets)
         delivered_before=$(delivered_total)
         arrived_before=$(counter "$lb" lb0 rx_packets)
         drops_before=$(backlog_drops)
         sleep "$seconds"
         drops=$(( ($(backlog_drops) - drops_before) / seconds ))
         arrived=$(( ($(counter "$lb" lb0 rx_packets) - arrived_before) / seconds ))
-        offered=$(( ($(counter "$gen" g0 tx_packets) - offered_before) / seconds ))
+        offered=$(( ($(counter "$gen" c0 tx_packets) - offered_before) / seconds ))
         delivered=$(( ($(delivered_total) - delivered_before) / seconds ))
         wait "$trafgen_pid" 2>/dev/null || true
         trafgen_pid=

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Glibc
 import Synchronization
 
@@ -14,8 +14,10 @@ public final class NetworkLab: Sendable {
     public static let skipReason = "needs root (network namespaces and packet sockets); skipped"
 
     static let prefix = "dromos-test-"
-    let stem: String
+    /// Every namespace and file of this lab starts with it.
+    public let stem: String
     private let namespaces = Mutex<[String]>([])
+    private let directories = Mutex<[URL]>([])
     private let commands = Mutex<[ChildProcess]>([])
 
     public init() {
@@ -36,6 +38,20 @@ public final class NetworkLab: Sendable {
         for namespace in namespaces.withLock({ names in defer { names = [] }; return names }) {
             NetworkNamespaces.remove(namespace)
         }
+        for directory in directories.withLock({ urls in defer { urls = [] }; return urls }) {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    /// Namespaces and a directory made for this lab by something else (tools/lab.sh): removed with it.
+    public func adopt(namespaces names: [String], directory: URL? = nil) {
+        namespaces.withLock { $0 += names }
+        if let directory { directories.withLock { $0.append(directory) } }
+    }
+
+    /// A directory for this lab's files, named so that a later run removes it if this process dies first.
+    public func filesDirectory() -> URL {
+        LabFiles.directory.appendingPathComponent("\(LabFiles.prefix)\(getpid())-\(stem.split(separator: "-").last ?? "")")
     }
 
     /// A fresh namespace with loopback up and IPv6 off unless asked for, so that nothing but the

@@ -26,10 +26,10 @@ enum VIPRoute {
 }
 
 /// How the backends hold the VIP: on lo with ARP suppressed by hand, by `dromos backend setup` (its
-/// state files in the directory), or on lo with the kernel's default ARP behaviour (every backend answers).
+/// state files in the lab's directory), or on lo with the kernel's default ARP behaviour (every backend answers).
 enum BackendVIP: Equatable {
     case byHand
-    case dromosSetup(stateDirectory: URL)
+    case dromosSetup
     case kernelDefaults
 }
 
@@ -50,77 +50,31 @@ extension DaemonLabTest {
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("dromos").path
     }
 
+    /// The lab of tools/lab.sh (the demo's), named after this test's `NetworkLab` and taken down with it.
+    ///
     /// `vlan`: the balancer's link becomes a tagged trunk of that VLAN. This kernel has neither 8021q nor
     /// bridge VLAN filtering nor tc's vlan action, so the trunk hangs off a relay (`Services.vlanRelay`,
     /// raw sockets, started by the test in the bridge's namespace on `tu` and `tr`): frames from the
-    /// bridge get the tag pushed, frames from the balancer pass only with that tag and lose it. The
-    /// balancer's own stack cannot answer ARP on a tagged link, so the client gets a static neighbour
-    /// entry for it; the client sends finished checksums (no offloads) because the relay cannot complete them.
-    ///
-    /// `route`: how the client reaches the VIP (via the balancer's address, or on-link: then it asks the
-    /// wire who has it). `backendVIP`: how the backends hold it. `shortNeighborTimers`: the balancer's
-    /// neighbor entries go stale after ~1 s and are re-probed after 1 s, so a changed MAC shows in seconds.
+    /// bridge get the tag pushed, frames from the balancer pass only with that tag and lose it (lab.sh's
+    /// `--vlan-trunk`). `route`: how the client reaches the VIP (via the balancer's address, or on-link:
+    /// then it asks the wire who has it). `backendVIP`: how the backends hold it. `shortNeighborTimers`:
+    /// the balancer's neighbor entries go stale after ~1 s and are re-probed after 1 s, so a changed MAC
+    /// shows in seconds. IPv6 is off unless asked for, so that nothing but the test's frames cross the links.
     func topology(ipv6: Bool = false, backendCount: Int = 2, vlan: Int? = nil, route: VIPRoute = .viaBalancer,
                   backendVIP: BackendVIP = .byHand, shortNeighborTimers: Bool = false) async throws -> Topology {
-        let bridge = try await lab.namespace("br")
-        try await lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
-        try await lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
-        let client = try await lab.namespace("cl", ipv6: ipv6)
-        let balancer = try await lab.namespace("lb", ipv6: ipv6)
-        var backends: [String] = []
-        for index in 0..<backendCount { backends.append(try await lab.namespace("s\(index + 1)", ipv6: ipv6)) }
-        func attach(_ namespace: String, _ inside: String, _ port: String, mac: String?, address: String) async throws {
-            try await lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
-            try await lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
-            try await lab.exec(namespace, ["ip", "addr", "add", address, "dev", inside])
-            if ipv6 {
-                // 198.18.0.x/24 → 2001:db8:18::x/64, without duplicate address detection's delay.
-                let host = address.split(separator: "/")[0].split(separator: ".")[3]
-                try await lab.exec(namespace, ["ip", "-6", "addr", "add", "2001:db8:18::\(host)/64", "dev", inside, "nodad"])
-            }
+        var arguments = [String(backendCount), "--no-servers"]
+        if !ipv6 { arguments.append("--ipv4-only") }
+        if vlan != nil { arguments.append("--vlan-trunk") }
+        if route == .onLink { arguments += ["--client-route", "onlink"] }
+        switch backendVIP {
+        case .byHand: arguments += ["--backend-vip", "hand"]
+        case .dromosSetup: arguments += ["--backend-vip", "setup"]
+        case .kernelDefaults: arguments += ["--backend-vip", "kernel"]
         }
-        try await attach(client, "c0", "pcl", mac: nil, address: "198.18.0.1/24")
-        if vlan == nil {
-            try await attach(balancer, "lb0", "plb", mac: Self.balancerMAC, address: "\(DaemonLabAddresses.balancerAddress)/24")
-        } else {
-            try await lab.veth("tu", in: bridge, "plb", in: bridge)
-            try await lab.exec(bridge, ["ip", "link", "set", "plb", "master", "br0"])
-            try await lab.veth("lb0", in: balancer, "tr", in: bridge, firstMAC: Self.balancerMAC)
-            try await lab.exec(balancer, ["ip", "addr", "add", "\(DaemonLabAddresses.balancerAddress)/24", "dev", "lb0"])
-            try await lab.exec(client, ["ip", "neigh", "replace", DaemonLabAddresses.balancerAddress, "lladdr", Self.balancerMAC,
-                                        "dev", "c0", "nud", "permanent"])
-            try await lab.exec(client, ["ethtool", "-K", "c0", "tx", "off", "tso", "off", "gso", "off"])
-        }
-        if shortNeighborTimers {
-            try await lab.exec(balancer, ["sysctl", "-qw", "net.ipv4.neigh.lb0.base_reachable_time_ms=1000",
-                                          "net.ipv4.neigh.lb0.delay_first_probe_time=1"])
-        }
-        for (index, backend) in backends.enumerated() {
-            try await attach(backend, "s0", "ps\(index + 1)", mac: Self.backendMACs[index], address: "\(DaemonLabAddresses.backendAddress(index))/24")
-            switch backendVIP {
-            case .dromosSetup(let stateDirectory):
-                let state = stateDirectory.appendingPathComponent("backend-setup-\(index).yaml").path
-                try await lab.exec(backend, [Self.dromos, "backend", "setup", "--vip", Self.vip, "--state", state]
-                                   + (ipv6 ? ["--vip", Self.vip6] : []))
-            case .byHand, .kernelDefaults:
-                try await lab.exec(backend, ["ip", "addr", "add", "\(Self.vip)/32", "dev", "lo"])
-                if ipv6 { try await lab.exec(backend, ["ip", "-6", "addr", "add", "\(Self.vip6)/128", "dev", "lo"]) }
-            }
-            if backendVIP == .byHand {
-                try await lab.exec(backend, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2",
-                                             "net.ipv4.conf.s0.arp_ignore=1", "net.ipv4.conf.s0.arp_announce=2"])
-            }
-        }
-        switch route {
-        case .viaBalancer:
-            try await lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "via", DaemonLabAddresses.balancerAddress])
-            if ipv6 { try await lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "via", "2001:db8:18::2"]) }
-        case .onLink:
-            try await lab.exec(client, ["ip", "route", "add", "\(Self.vip)/32", "dev", "c0"])
-            if ipv6 { try await lab.exec(client, ["ip", "-6", "route", "add", "\(Self.vip6)/128", "dev", "c0"]) }
-        }
-        return Topology(bridge: bridge, client: client, balancer: balancer, backends: backends,
-                        balancerPeer: vlan == nil ? "plb" : "tr")
+        if shortNeighborTimers { arguments.append("--short-neighbor-timers") }
+        let name = try await LabScript.up(lab, arguments: arguments, dromos: Self.dromos)
+        return Topology(bridge: "\(name)-sw", client: "\(name)-client", balancer: "\(name)-lb",
+                        backends: (1...backendCount).map { "\(name)-s\($0)" }, balancerPeer: vlan == nil ? "plb" : "tr")
     }
 
     /// `--io pcap` has no vnet header: the lab turns off what would hand lb0 super-frames or partial

@@ -9,17 +9,6 @@ import Testing
 @Suite(.serialized, .enabled(if: NetworkLab.isRoot, Comment(rawValue: NetworkLab.skipReason)))
 final class NeighborEndToEndTests: DaemonLabTest {
     let lab = NetworkLab()
-    /// Where `dromos backend setup` keeps each backend's state.
-    let stateDirectory: URL
-
-    init() throws {
-        stateDirectory = Self.temporaryFile("backend-setup")
-        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: stateDirectory)
-    }
 
     /// Client, balancer and two backends on one bridge (`DaemonLab`), the balancer with short neighbor
     /// timers. `routeViaBalancer`: the client routes the VIP via the balancer's address; otherwise the VIP
@@ -27,7 +16,7 @@ final class NeighborEndToEndTests: DaemonLabTest {
     /// the backends' lo by `dromos backend setup`; otherwise by hand, with ARP as the kernel has it by default.
     func topology(routeViaBalancer: Bool, prepareBackends: Bool = true, ipv6: Bool = false) async throws -> Topology {
         try await topology(ipv6: ipv6, route: routeViaBalancer ? .viaBalancer : .onLink,
-                           backendVIP: prepareBackends ? .dromosSetup(stateDirectory: stateDirectory) : .kernelDefaults,
+                           backendVIP: prepareBackends ? .dromosSetup : .kernelDefaults,
                            shortNeighborTimers: true)
     }
 

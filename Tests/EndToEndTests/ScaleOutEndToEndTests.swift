@@ -4,7 +4,8 @@ import Glibc
 import Testing
 
 /// Two `dromos run` instances behind a router that learns the VIPs from them over BGP (BIRD 2 on all
-/// three, configured from examples/bird/) and spreads flows by ECMP over the 5-tuple:
+/// three, configured from examples/bird/) and spreads flows by ECMP over the 5-tuple, in tools/lab.sh's
+/// `--router --balancers 2` lab:
 ///
 ///   client c0 198.18.1.1 ── rc0 198.18.1.254  router  r0 198.18.0.254 ── br0 ── lb1 198.18.0.2, lb2 198.18.0.3,
 ///                                                                              s1..s3 198.18.0.11-13
@@ -29,43 +30,14 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
         var backends: [String]
     }
 
+    /// tools/lab.sh's scale-out lab: the client behind a router, two balancers, three backends (hand-made
+    /// VIPs on lo, the second VIP added here), IPv4 only.
     func build() async throws -> Net {
-        let bridge = try await lab.namespace("br")
-        try await lab.exec(bridge, ["ip", "link", "add", "br0", "type", "bridge"])
-        try await lab.exec(bridge, ["ip", "link", "set", "br0", "up"])
-        func attach(_ namespace: String, _ port: String, address: String, mac: String? = nil, inside: String) async throws {
-            try await lab.veth(inside, in: namespace, port, in: bridge, firstMAC: mac)
-            try await lab.exec(bridge, ["ip", "link", "set", port, "master", "br0"])
-            try await lab.exec(namespace, ["ip", "addr", "add", "\(address)/24", "dev", inside])
-        }
-        let router = try await lab.namespace("rt")
-        try await attach(router, "prt", address: "198.18.0.254", inside: "r0")
-        // L4 hashing (policy 3 with the 5-tuple's fields): policy 1 would reuse the hash the client's own
-        // stack attached to the frame, which only happens because the client shares this kernel.
-        try await lab.exec(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=3",
-                                    "net.ipv4.fib_multipath_hash_fields=0x0037", "net.ipv4.conf.all.rp_filter=0"])
-        let client = try await lab.namespace("cl")
-        try await lab.veth("c0", in: client, "rc0", in: router)
-        try await lab.exec(client, ["ip", "addr", "add", "198.18.1.1/24", "dev", "c0"])
-        try await lab.exec(router, ["ip", "addr", "add", "198.18.1.254/24", "dev", "rc0"])
-        try await lab.exec(client, ["ip", "route", "add", "default", "via", "198.18.1.254"])
-        var balancers: [String] = []
-        for (index, address) in Self.balancerAddresses.enumerated() {
-            let balancer = try await lab.namespace("lb\(index + 1)")
-            try await attach(balancer, "plb\(index + 1)", address: address, mac: "02:00:00:00:00:0\(index + 2)", inside: "lb0")
-            balancers.append(balancer)
-        }
-        var backends: [String] = []
-        for index in 0..<3 {
-            let backend = try await lab.namespace("s\(index + 1)")
-            try await attach(backend, "ps\(index + 1)", address: DaemonLabAddresses.backendAddress(index), mac: Self.backendMACs[index], inside: "s0")
-            for vip in [Self.vip, Self.soloVIP] { try await lab.exec(backend, ["ip", "addr", "add", "\(vip)/32", "dev", "lo"]) }
-            try await lab.exec(backend, ["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2"])
-            // Replies go to the client through the router, not back through a balancer.
-            try await lab.exec(backend, ["ip", "route", "add", "default", "via", "198.18.0.254"])
-            backends.append(backend)
-        }
-        return Net(router: router, client: client, balancers: balancers, backends: backends)
+        let name = try await LabScript.up(lab, arguments: ["3", "--router", "--balancers", "2", "--no-servers", "--backend-vip", "hand",
+                                                           "--ipv4-only"], dromos: Self.dromos)
+        let backends = (1...3).map { "\(name)-s\($0)" }
+        for backend in backends { try await lab.exec(backend, ["ip", "addr", "add", "\(Self.soloVIP)/32", "dev", "lo"]) }
+        return Net(router: "\(name)-router", client: "\(name)-client", balancers: ["\(name)-lb1", "\(name)-lb2"], backends: backends)
     }
 
     /// The example configs, with this balancer's address and logging to standard error.
