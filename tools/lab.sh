@@ -120,14 +120,14 @@ start_servers() {
 }
 
 up() {
-    local count=4 servers=yes ipv6=yes backend_vip=setup client_route=via static_fdb=no vlan_trunk=no short_timers=no
+    local count=4 server_mode=yes ipv6=yes backend_vip=setup client_route=via static_fdb=no vlan_trunk=no short_timers=no
     local balancers=1 router=no
     if [[ "${1:-}" =~ ^[0-9]+$ ]]; then count=$1; shift; fi
     while [ $# -gt 0 ]; do
         case "$1" in
             --ipv4-only) ipv6=no ;;
-            --no-servers) servers=no ;;
-            --sink) servers=sink ;;
+            --no-servers) server_mode=no ;;
+            --sink) server_mode=sink ;;
             --backend-vip) backend_vip=${2:-}; shift ;;
             --client-route) client_route=${2:-}; shift ;;
             --static-fdb) static_fdb=yes ;;
@@ -144,7 +144,7 @@ up() {
     [[ "$balancers" =~ ^[1-8]$ ]] || { echo "lab: --balancers 1 to 8" >&2; exit 2; }
     if [ "$balancers" -gt 1 ] && [ "$vlan_trunk" = yes ]; then echo "lab: --vlan-trunk takes one balancer" >&2; exit 2; fi
     local serving=${BACKENDS_UP:-$count}
-    [ "$servers" = yes ] || serving=0
+    [ "$server_mode" = yes ] || serving=0
     [ "$count" -ge 1 ] && [ "$count" -le 9 ] || { echo "lab: 1 to 9 backends" >&2; exit 1; }
     down
     # Half a lab is no lab: whatever fails below takes down what was built so far.
@@ -256,7 +256,7 @@ up() {
                         net.ipv4.conf.s0.arp_ignore=1 net.ipv4.conf.s0.arp_announce=2
                 fi ;;
         esac
-        if [ "$servers" = sink ]; then
+        if [ "$server_mode" = sink ]; then
             ip netns exec "$ns" nft -f - <<NFT
 table netdev sink {
     chain in {
