@@ -26,7 +26,8 @@ text = open(sys.argv[1], errors="replace").read()
 started, status, fuzz = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 run = re.search(r"Test run with (\d+) tests? in (\d+) suites? (passed|failed)", text)
 tests, suites = (int(run.group(1)), int(run.group(2))) if run else (0, 0)
-failed = len(set(re.findall(r"^\S+ Test (\S+?\(.*?\)) failed after", text, re.M)))
+# A parameterized test ends "… with 2 test cases failed after": counted once, as "Test run with N tests" counts it.
+failed = len(set(re.findall(r"^\S+ Test (\S+?\(.*?\))(?: with \d+ test cases?)? failed after", text, re.M)))
 skipped = re.findall(r"^\S+ Test (\S+?\(.*?\)) skipped(?:: \"?(.*?)\"?)?$", text, re.M)
 reasons = {}
 for _, reason in skipped:

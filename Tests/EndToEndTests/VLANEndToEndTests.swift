@@ -18,8 +18,6 @@ final class VLANEndToEndTests: DaemonLabTest {
         let started = Date()
         let net = try await topology(vlan: Self.vlan)
         try await prepare(net, for: io)
-        let relay = try await lab.start(net.bridge, Services.vlanRelay(access: "tu", trunk: "tr", vlan: Self.vlan))
-        defer { if relay.isRunning { relay.terminate() } }
         let config = try writeConfig()
         defer { try? FileManager.default.removeItem(at: config) }
         let servers = try await net.backends.enumerated().asyncMap { index, backend in
@@ -31,10 +29,13 @@ final class VLANEndToEndTests: DaemonLabTest {
         // No capture filter: libpcap puts the stripped tag back into the saved frames, and the filters
         // below then read the tag from the frame itself.
         let tcpdump = try await startCapture(in: net.balancer, interface: "lb0", to: capture)
-        #expect(await waitForText("relaying", in: relay.output), "the VLAN relay did not start: \(log(of: relay))")
         let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--workers", "2", "--io", io])
         defer { if daemon.isRunning { daemon.terminate() } }
         try await waitUntilRunning(daemon)
+        // The relay only once the daemon receives: every frame it puts on the trunk is then counted by both.
+        let relay = try await lab.start(net.bridge, Services.vlanRelay(access: "tu", trunk: "tr", vlan: Self.vlan))
+        defer { if relay.isRunning { relay.terminate() } }
+        #expect(await waitForText("relaying", in: relay.output), "the VLAN relay did not start: \(log(of: relay))")
 
         let result = try await connections(net.client, count: 100)
         #expect(result.failures.isEmpty, "\(result.failures.prefix(5))")
@@ -42,7 +43,7 @@ final class VLANEndToEndTests: DaemonLabTest {
         #expect((result.answers["s1"] ?? 0) > 0 && (result.answers["s2"] ?? 0) > 0, "\(result.answers)")
 
         relay.signal(SIGTERM)
-        let relayed = try await relay.finish(timeout: 10)
+        let relayed = try await relay.finish(timeout: 60)
         // Nothing enters lb0 any more; let the balancer send on what it has received (a loaded machine
         // can hold a frame for a while) before it stops, so that what came in and what went out compare.
         await waitUntilQuiet(capture)
