@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Latency of control-socket requests against a real `dromos run` (2 workers, idle datapath) in a
-# namespace of its own: reads (status, backends, stats, flows) and changes (backend weight, drain +
+# Latency of control-socket requests against a real `dromos run` (2 workers, idle datapath) in the lab
+# (tools/lab.sh, two backends, no servers): reads (status, backends, stats, flows) and changes (backend weight, drain +
 # undrain: each validated, table built, state file fsynced and renamed, published, then answered).
 # One client, requests back to back on one connection; prints p50/p90/p99/max per kind in ms.
 #
 # Usage: [REQUESTS=200] [CONFIGURATION=debug|release] tools/control-bench.sh   (root)
-# The namespace and the temporary directory are removed on exit, also on failure or Ctrl-C.
+# The lab and the temporary directory are removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/env.sh
@@ -17,23 +17,20 @@ swift build -c "$configuration" --product dromos >/dev/null
 dromos=$(swift build -c "$configuration" --show-bin-path)/dromos
 
 suffix=$(printf '%06x' $((RANDOM * 32768 + RANDOM)))
-ns=dromos-cbench-$suffix
+lab=dromos-cbench-$suffix
+ns=$lab-lb
 work=$(mktemp -d)
 daemon_pid=
 cleanup() {
     [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
+    LAB_NAME=$lab bash tools/lab.sh down >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-ip netns add "$ns"
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link add b0 type veth peer name b1
-ip -n "$ns" link set b0 up
-ip -n "$ns" link set b1 up
+LAB_NAME=$lab bash tools/lab.sh up 2 --no-servers --ipv4-only --backend-vip hand >/dev/null
 cat >"$work/dromos.yaml" <<YAML
-interface: b0
+interface: lb0
 control: { socket: $work/control.sock }
 state: $work/state/state.yaml
 services:
