@@ -56,9 +56,11 @@ extension Daemon {
     /// what routers sent before they learned: BGP carries a withdrawal in milliseconds, but not in zero.
     func withdrawalStage(_ advertiser: RouteAdvertiser) -> DaemonStage {
         DaemonStage(name: "advertise", begin: {}, end: { [log] in
+            // Nothing advertised (the start failed before it, or it was withdrawn): no router to wait for.
+            let wasAdvertising = !advertiser.snapshot.advertised.isEmpty
             advertiser.stop()
             let delay = advertiser.spec.stopDelayMilliseconds
-            guard delay > 0 else { return }
+            guard delay > 0, wasAdvertising else { return }
             log("advertise: routes withdrawn; forwarding \(DurationText.format(milliseconds: delay)) more while routers converge")
             Clock.pause(milliseconds: delay)
         })
