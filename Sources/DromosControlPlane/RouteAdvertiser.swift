@@ -82,9 +82,11 @@ public final class RouteAdvertiser: Sendable {
         }
     }
 
-    /// Before anything else at start: removes every route an earlier run left on the interface, so that a
-    /// start that fails leaves no VIP advertised that nobody serves.
-    public func removeStale() {
+    /// Before anything else at start, and in `dromos cleanup`: removes every route an earlier run left on
+    /// the interface, so that a start that fails leaves no VIP advertised that nobody serves. Returns the
+    /// VIPs whose route went; what could not go is in `snapshot.problem`.
+    @discardableResult
+    public func removeStale() -> [IPAddress] {
         state.withLock { state in reconcile(&state, cause: "at start") }
     }
 
@@ -169,19 +171,23 @@ public final class RouteAdvertiser: Sendable {
         state.isActive && !state.isWithdrawn ? Set(state.servable) : []
     }
 
-    private func reconcile(_ state: inout State, cause: String) {
+    /// Makes the kernel's table what the state wants; returns the VIPs whose route it removed.
+    @discardableResult
+    private func reconcile(_ state: inout State, cause: String) -> [IPAddress] {
         let wanted = Self.wanted(state)
         var failures: [String] = []
+        var withdrawn: [IPAddress] = []
         let present: [VIPRoute]
         do { present = try access.list().filter { $0.interfaceIndex == interfaceIndex } } catch {
             note(&state, "cannot read routing table \(spec.table): \(error)")
-            return
+            return []
         }
         var held = Set(present.map(\.vip))
         for route in present where !wanted.contains(route.vip) {
             do throws(SystemCallError) {
                 try access.delete(route)
                 held.remove(route.vip)
+                withdrawn.append(route.vip)
                 log("advertise: withdrew \(route) (\(withdrawalReason(route.vip, state)))")
             } catch {
                 failures.append("cannot withdraw \(route): \(error)")
@@ -199,6 +205,7 @@ public final class RouteAdvertiser: Sendable {
         }
         state.advertised = held
         note(&state, failures.isEmpty ? nil : failures.joined(separator: "; "))
+        return withdrawn
     }
 
     private func withdrawalReason(_ vip: IPAddress, _ state: State) -> String {

@@ -45,17 +45,15 @@ public enum DaemonCleanup {
         guard let index = RouteNetlink.interfaceIndex(interface) else {
             return ["\(interface) is gone, and its routes in table \(advertise.table) with it: nothing to remove"]
         }
-        let routes: [VIPRoute]
-        do {
-            routes = try RouteNetlink().vipRoutes(table: advertise.table, routeProtocol: AdvertiseSpec.routeProtocol)
-                .filter { $0.interfaceIndex == index }
-            for route in routes { try RouteNetlink().delete(route) }
-        } catch {
+        // The daemon's own start-up removal, with its log left out: cleanup says it in one line.
+        let advertiser = RouteAdvertiser(spec: advertise, interfaceIndex: index, access: .netlink(table: advertise.table), log: { _ in })
+        let removed = advertiser.removeStale()
+        if let problem = advertiser.snapshot.problem {
             throw ControlError("cannot remove the VIP routes in table \(advertise.table) (by hand: ip route flush table "
-                               + "\(advertise.table) proto \(AdvertiseSpec.routeProtocol) dev \(interface)): \(error)")
+                               + "\(advertise.table) proto \(AdvertiseSpec.routeProtocol) dev \(interface)): \(problem)")
         }
-        guard !routes.isEmpty else { return ["no VIP route in table \(advertise.table): nothing to remove"] }
-        return ["removed \(routes.count) VIP route(s) from table \(advertise.table) (routers stop sending their traffic here): "
-                + routes.map(\.vip.description).joined(separator: ", ")]
+        guard !removed.isEmpty else { return ["no VIP route in table \(advertise.table): nothing to remove"] }
+        return ["removed \(removed.count) VIP route(s) from table \(advertise.table) (routers stop sending their traffic here): "
+                + removed.map(\.description).joined(separator: ", ")]
     }
 }

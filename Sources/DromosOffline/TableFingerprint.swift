@@ -7,7 +7,7 @@ public import DromosWire
 /// withdrew, one came back); that instance has no state for it and must pick the same backend, or the
 /// connection is reset. `dromos check-config --fingerprint` prints these digests, so that two hosts'
 /// configurations can be compared without the hosts (and the test compares two processes).
-public struct ServiceFingerprint: Equatable, Sendable {
+public struct ServiceFingerprint: Sendable {
     public var name: String
     public var scheduler: SchedulerKind
     /// FNV-1a over the backend address of every lookup-table slot, in slot order; nil without a table.
@@ -18,12 +18,6 @@ public struct ServiceFingerprint: Equatable, Sendable {
     public var choiceDigest: UInt64
     /// How many of the flows each backend got, in address order.
     public var choices: [(address: IPAddress, flows: Int)]
-
-    public static func == (lhs: ServiceFingerprint, rhs: ServiceFingerprint) -> Bool {
-        lhs.name == rhs.name && lhs.scheduler == rhs.scheduler && lhs.tableDigest == rhs.tableDigest && lhs.tableSlots == rhs.tableSlots
-            && lhs.flows == rhs.flows && lhs.choiceDigest == rhs.choiceDigest
-            && lhs.choices.map(\.address) == rhs.choices.map(\.address) && lhs.choices.map(\.flows) == rhs.choices.map(\.flows)
-    }
 
     /// One line: `service web (maglev): table 65537 slots a1b2…; 100000 flows c3d4… (198.18.0.11 33412, …)`.
     public var text: String {

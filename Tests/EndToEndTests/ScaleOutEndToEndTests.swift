@@ -21,7 +21,8 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
     static let balancerAddresses = ["198.18.0.2", "198.18.0.3"]
 
     let lab = NetworkLab()
-    let directory = ScratchDirectory()
+    /// The lab's own directory (tools/lab.sh made it; the lab removes it): configs, sockets, BIRD's files.
+    var directory: URL { lab.filesDirectory() }
 
     struct Net {
         var router: String
@@ -45,7 +46,7 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
         var text = try String(contentsOf: Self.examples.appendingPathComponent(example), encoding: .utf8)
             .replacingOccurrences(of: "log syslog all;", with: "log stderr all;")
         if let address { text = text.replacingOccurrences(of: "198.18.0.2 ", with: "\(address) ").replacingOccurrences(of: "198.18.0.2;", with: "\(address);") }
-        let stem = directory.url.appendingPathComponent("bird-\(namespace.split(separator: "-").last!)")
+        let stem = directory.appendingPathComponent("bird-\(namespace.split(separator: "-").last!)")
         try text.write(to: stem.appendingPathExtension("conf"), atomically: true, encoding: .utf8)
         return try await lab.start(namespace, [BIRD.executable, "-f", "-c", stem.appendingPathExtension("conf").path,
                                                "-s", stem.appendingPathExtension("ctl").path, "-P", stem.appendingPathExtension("pid").path])
@@ -53,30 +54,31 @@ final class ScaleOutEndToEndTests: DaemonLabTest {
 
     func writeBalancerConfig(_ index: Int) throws -> URL {
         let backends = (0..<3).map { "      - { address: \(DaemonLabAddresses.backendAddress($0)), mac: \"\(Self.backendMACs[$0])\" }" }
-        let config = directory.url.appendingPathComponent("lb\(index + 1).yaml")
-        try """
-        interface: lb0
-        control: { socket: \(directory.url.appendingPathComponent("lb\(index + 1).sock").path) }
-        advertise: { table: 100, stop_delay: 5s }
-        services:
-          - name: echo
-            vip: \(Self.vip)
-            port: 7
-            protocol: tcp
-            scheduler: maglev
-            health: { type: tcp, port: 7, interval: 2s, timeout: 1500ms, rise: 1, fall: 3 }
-            backends:
-        \(backends.joined(separator: "\n"))
-          - name: solo
-            vip: \(Self.soloVIP)
-            port: 8080
-            protocol: tcp
-            scheduler: maglev
-            health: { type: tcp, port: 8080, interval: 500ms, timeout: 400ms, rise: 1, fall: 2 }
-            backends:
-        \(backends[2])
+        func service(_ name: String, vip: String, port: Int, health: String, backends: [String]) -> String {
+            """
+              - name: \(name)
+                vip: \(vip)
+                port: \(port)
+                protocol: tcp
+                scheduler: maglev
+                health: \(health)
+                backends:
+            \(backends.joined(separator: "\n"))
+            """
+        }
+        let config = directory.appendingPathComponent("lb\(index + 1).yaml")
+        try ("""
+            interface: lb0
+            control: { socket: \(directory.appendingPathComponent("lb\(index + 1).sock").path) }
+            advertise: { table: 100, stop_delay: 5s }
+            services:
 
-        """.write(to: config, atomically: true, encoding: .utf8)
+            """
+            + service("echo", vip: Self.vip, port: 7, health: "{ type: tcp, port: 7, interval: 2s, timeout: 1500ms, rise: 1, fall: 3 }",
+                      backends: backends) + "\n"
+            + service("solo", vip: Self.soloVIP, port: 8080, health: "{ type: tcp, port: 8080, interval: 500ms, timeout: 400ms, rise: 1, fall: 2 }",
+                      backends: [backends[2]]) + "\n")
+            .write(to: config, atomically: true, encoding: .utf8)
         return config
     }
 
@@ -202,12 +204,3 @@ enum BIRD {
     static let isInstalled = FileManager.default.isExecutableFile(atPath: executable)
 }
 
-/// A directory of its own for the test's files, removed with the test.
-final class ScratchDirectory: Sendable {
-    let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("dromos-e2e-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
