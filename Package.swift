@@ -36,6 +36,10 @@ let package = Package(
         ),
         // Headers of the kernel's AF_PACKET ABI, plus one-liners Swift cannot express (see the header).
         .target(name: "CLinuxPacket"),
+        // libxdp and libbpf (Debian's libxdp-dev, libbpf-dev) for --io xdp; the BPF source is in bpf/.
+        .target(name: "CXDP", exclude: ["bpf"], linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
+        .executableTarget(name: "xdp-embed", swiftSettings: [.swiftLanguageMode(.v6)]),
+        .plugin(name: "XDPProgram", capability: .buildTool(), dependencies: ["xdp-embed"]),
         .target(
             name: "DromosSystem",
             dependencies: ["CLinuxPacket", .product(name: "SystemPackage", package: "swift-system")],
@@ -44,6 +48,10 @@ let package = Package(
         .target(name: "DromosWire", swiftSettings: strict),
         .target(name: "DromosBalancer", dependencies: ["DromosWire"], swiftSettings: strict),
         .target(name: "DromosIO", dependencies: ["DromosSystem", "DromosWire", "CPcap", "CLinuxPacket"], swiftSettings: strict),
+        // The AF_XDP port and its XDP program: a module of its own, as libbpf's linux/bpf.h and libpcap's
+        // pcap/bpf.h define `struct bpf_insn` differently and cannot meet in one module.
+        .target(name: "DromosXDP", dependencies: ["DromosSystem", "DromosWire", "DromosIO", "CXDP"], swiftSettings: strict,
+                plugins: ["XDPProgram"]),
         .target(name: "DromosDatapath", dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", "DromosIO"], swiftSettings: strict),
         .target(
             name: "DromosConfig",
@@ -133,6 +141,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "DromosXDPTests", dependencies: ["DromosXDP", "DromosIO", "DromosWire", "DromosLab"], swiftSettings: strict),
         .testTarget(
             name: "DromosControlTests",
             dependencies: [

@@ -19,9 +19,10 @@ public struct ReceivedFrame {
     /// both directions, and PACKET_IGNORE_OUTGOING hides only our own socket's frames.
     @inlinable public var isOutgoing: Bool { packetType == 4 }
 
+    /// For ports outside this module (AF_XDP).
     @inlinable
-    init(bytes: UnsafeMutableRawBufferPointer, wireLength: Int, offload: PacketOffload, timestampNanoseconds: Int64,
-         packetType: UInt8) {
+    public init(bytes: UnsafeMutableRawBufferPointer, wireLength: Int, offload: PacketOffload, timestampNanoseconds: Int64,
+                packetType: UInt8) {
         self.bytes = bytes
         self.wireLength = wireLength
         self.offload = offload
