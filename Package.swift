@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "DromosDaemon",
             dependencies: [
-                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosDatapath", "DromosConfig", "DromosHost",
+                "DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosXDP", "DromosDatapath", "DromosConfig", "DromosHost",
                 "DromosHealth", "DromosControlPlane", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 SWIFT_VERSION=6.3.1
-packages=(libpcap-dev tshark tcpdump python3 iproute2 ethtool nftables netsniff-ng bird2)
+packages=(libpcap-dev libxdp-dev libbpf-dev tshark tcpdump python3 iproute2 ethtool nftables netsniff-ng bird2)
 # What swift.org lists for its Debian 12 toolchain; needed only when this script installs it.
 toolchain_packages=(binutils git gnupg2 libc6-dev libcurl4-openssl-dev libedit2 libgcc-12-dev libncurses-dev
                     libpython3-dev libsqlite3-0 libstdc++-12-dev libxml2-dev libz3-dev pkg-config tzdata unzip

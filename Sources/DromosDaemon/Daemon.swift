@@ -6,6 +6,7 @@ import DromosHost
 import DromosIO
 import DromosSystem
 import DromosWire
+import DromosXDP
 import Glibc
 public import Logging
 import ServiceLifecycle
@@ -34,6 +35,8 @@ public final class Daemon: @unchecked Sendable {
     private var threads: [pthread_t] = []
     /// Set once `run` has built it; the neighbor thread and `applyNeighbors` feed it MACs.
     private(set) var controlPlane: ControlPlane?
+    /// The nftables rule, or the XDP program's VIP map once `run` attached it.
+    private(set) var cover: VIPCover!
     /// Sends the VIP announcements; set once `run` knows the interface's MAC.
     private(set) var announcer: VIPAnnouncer?
 
@@ -78,15 +81,11 @@ public final class Daemon: @unchecked Sendable {
     /// The pool to start from (config file or state file, see ``ControlPlane/startingPool``) and the
     /// control plane that owns it from here on.
     func startControlPlane(_ config: DromosConfig) throws(Failure) -> ControlPlane {
+        cover = VIPCover(interface: config.interface)
         let stateFile = config.statePath.map(StateFile.init(path:))
         let interface = config.interface
         let hooks = ControlHooks(
-            coverVIPs: { vips in
-                do throws(KernelDropRule.Failure) {
-                    try KernelDropRule(interface: interface, vips: vips).replace()
-                    return nil
-                } catch { return error.description }
-            },
+            coverVIPs: { [cover] vips in cover.replace(vips) },
             hostProblems: { services in
                 DaemonPreflight.poolProblems(services: services, interface: interface, interfaces: HostInterface.all())
                     + Self.healthSourceProblems(services, interface: interface)
@@ -139,8 +138,8 @@ public final class Daemon: @unchecked Sendable {
             throw Failure(lines: ["\(error)"])
         }
         let table = plane.running.table
-        guard KernelDropRule.nftPath() != nil else { throw Failure(lines: [KernelDropRule.missingNftFix]) }
-        let rule = KernelDropRule(interface: config.interface, vips: plane.vips)
+        if settings.io != .xdp, KernelDropRule.nftPath() == nil { throw Failure(lines: [KernelDropRule.missingNftFix]) }
+        let cover = self.cover!
         let publisher = plane.publisher
 
         // Ports first: a failure here leaves nothing behind.
@@ -167,6 +166,16 @@ public final class Daemon: @unchecked Sendable {
                 try PcapLivePort(template)
             }
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
+        case .xdp:
+            let attachment = try Self.attachXDP(interface: config.interface, workers: workerCount)
+            cover.use(attachment)
+            opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "AF_XDP") { index throws(XDPError) in
+                var port = AFXDPPort.Configuration(interface: config.interface)
+                port.queue = UInt32(index)
+                return try AFXDPPort(port, attachment: attachment)
+            }
+            log("datapath: AF_XDP, XDP program in \(attachment.mode.rawValue) mode, copy mode, need-wakeup, "
+                + "\(workerCount) worker(s) on queues 0…\(workerCount - 1)")
         }
         // The ports live in the starters until the datapath stage starts the threads that own them.
         let starters = HandOver(opened.starters)
@@ -206,12 +215,9 @@ public final class Daemon: @unchecked Sendable {
         // One stage, in order: ServiceGroup starts its services concurrently, and nothing may take
         // requests, or say "running", before the rule is in and the workers forward.
         let forwarding = DaemonStage(name: "forwarding", begin: { [unowned self] in
-            do throws(KernelDropRule.Failure) { try rule.install() } catch {
-                throw Failure(lines: ["cannot install the nftables drop rule: \(error.description)"])
-            }
+            let covered = try cover.install(plane.vips)
             installed.store(true, ordering: .releasing)
-            self.log("installed nftables table netdev \(KernelDropRule.tableName): ingress drop on \(config.interface) for "
-                     + rule.vips.map(\.description).joined(separator: ", "))
+            self.log(covered)
             self.threads = starters.take().map { $0() } + [self.startNeighborThread(handOver.take())]
             checker.update(plane.running.pool.services)
             server.start()
@@ -261,13 +267,12 @@ public final class Daemon: @unchecked Sendable {
             failure = Failure(lines: (failure?.lines ?? []) + ["advertise: \(problem) (remove them by hand: ip route flush table "
                                                                  + "\(advertiser.spec.table) proto \(AdvertiseSpec.routeProtocol))"])
         }
-        if installed.load(ordering: .acquiring) {
-            do {
-                try KernelDropRule(interface: config.interface, vips: []).remove()
-                log("removed nftables table netdev \(KernelDropRule.tableName)")
-            } catch {
-                failure = Failure(lines: (failure?.lines ?? []) + ["could not remove the nftables table (remove it with: nft delete table netdev "
-                                                                     + "\(KernelDropRule.tableName)): \(error.description)"])
+        if installed.load(ordering: .acquiring) || cover.xdp != nil {
+            let removed = cover.remove()
+            if let problem = removed.failure {
+                failure = Failure(lines: (failure?.lines ?? []) + [problem])
+            } else {
+                log(removed.done)
             }
         }
         if let failure { throw failure }
@@ -323,8 +328,8 @@ public final class Daemon: @unchecked Sendable {
         if totals.badChecksums > reported.badChecksums {
             let text = "\(totals.badChecksums &- reported.badChecksums) of the forwarded frames sampled on \(interface) carried a "
                 + "TCP/UDP checksum that does not hold (\(totals.badChecksums) in all): a sender's checksum offload left it for a NIC "
-                + "to finish, libpcap cannot see that (it has no vnet header), and the backends drop such frames. Turn the offload "
-                + "off on the link's peer (ethtool -K PEER tx off) or use --io afpacket"
+                + "to finish, \(settings.io == .xdp ? "AF_XDP" : "libpcap") cannot see that (it has no vnet header), and the backends "
+                + "drop such frames. Turn the offload off on the link's peer (ethtool -K PEER tx off) or use --io afpacket"
             logger.warning("\(text)")
         }
         return totals

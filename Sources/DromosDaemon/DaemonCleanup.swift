@@ -1,6 +1,7 @@
 public import DromosConfig
 import DromosControlPlane
 import DromosHost
+import DromosXDP
 
 /// `dromos cleanup`: what a daemon that died without its clean stop (SIGKILL, a crash) left behind, removed
 /// so that routers stop sending here, the kernel answers the VIPs again and the next start finds nothing
@@ -18,6 +19,16 @@ public enum DaemonCleanup {
         var routeFailure: ControlError?
         if let advertise = config.advertise {
             do throws(ControlError) { lines += try removeRoutes(advertise, interface: config.interface) } catch { routeFailure = error }
+        }
+        // An XDP program of --io xdp (the kernel sends the VIPs' frames to sockets that are gone).
+        if let index = RouteNetlink.interfaceIndex(config.interface) {
+            do throws(XDPError) {
+                if let detached = try XDPAttachment.detachStale(interfaceIndex: index) {
+                    lines.append("detached the XDP program \(detached) from \(config.interface) (the kernel gets the VIPs' frames again)")
+                }
+            } catch {
+                throw ControlError("cannot detach the XDP program from \(config.interface) (by hand: ip link set dev \(config.interface) xdp off): \(error.description)")
+            }
         }
         if let owner = KernelDropRule.installedInterface(), owner != config.interface {
             // The table's name is host-wide: one on another interface belongs to another daemon.

@@ -11,6 +11,7 @@ import DromosWire
 public enum PacketIO: String, Sendable, CaseIterable {
     case afpacket
     case pcap
+    case xdp
 }
 
 /// How the daemon opens its ports; everything not given here is the production default.

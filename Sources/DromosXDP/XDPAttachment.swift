@@ -1,30 +1,30 @@
 import CXDP
 public import DromosWire
 import Glibc
+import Synchronization
 
 /// Dromos's XDP program (Sources/CXDP/bpf/dromos_xdp.c, embedded at build time) attached to one
 /// interface: frames to a VIP go to the AF_XDP socket of their queue, the rest to the kernel. Native
 /// (driver) mode where the driver has it (veth does), else generic (SKB) mode; `mode` says which.
-/// Detached by `detach()` or when the attachment goes away.
-public final class XDPAttachment {
+/// Detached by `detach()` or when the attachment goes away. Safe to use from several threads (the control
+/// plane updates the VIP maps while workers run): its own state is behind a lock, the maps are the kernel's.
+public final class XDPAttachment: @unchecked Sendable {
     public enum Mode: String, Sendable {
         case native
         case generic
     }
 
-    /// Value bits of the VIP maps (the program's VIP_FORWARD and VIP_ANNOUNCE).
+    /// The VIP maps' value (the program's VIP_FORWARD).
     static let forward: UInt8 = 1
-    static let announce: UInt8 = 2
 
     public let interfaceIndex: Int32
     public let mode: Mode
-    private var program: OpaquePointer?
+    /// The program while attached, and what the VIP maps hold (a replacement deletes only what went).
+    private let state: Mutex<(program: OpaquePointer?, installed: Set<IPAddress>)>
     let socketsMap: Int32
     private let vips4Map: Int32
     private let vips6Map: Int32
     private let countsMap: Int32
-    /// What the maps hold now, so that a replacement deletes only what went.
-    private var installed: Set<IPAddress> = []
 
     public init(interfaceIndex: Int32, allowNative: Bool = true) throws(XDPError) {
         self.interfaceIndex = interfaceIndex
@@ -53,7 +53,6 @@ public final class XDPAttachment {
             throw XDPError(step: "attaching the XDP program to interface #\(interfaceIndex)", reason: failures.joined(separator: "; ")
                            + " (another XDP program attached already? `ip link show` says; on veth native mode needs the peer's MTU at most 3506)")
         }
-        self.program = program
         mode = attached
         let bpfObject = xdp_program__bpf_obj(program)
         socketsMap = bpf_object__find_map_fd_by_name(bpfObject, "dromos_xsks")
@@ -61,35 +60,40 @@ public final class XDPAttachment {
         vips6Map = bpf_object__find_map_fd_by_name(bpfObject, "dromos_vips6")
         countsMap = bpf_object__find_map_fd_by_name(bpfObject, "dromos_counts")
         guard socketsMap >= 0, vips4Map >= 0, vips6Map >= 0, countsMap >= 0 else {
-            detach()
+            _ = xdp_program__detach(program, interfaceIndex, attached == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0)
+            xdp_program__close(program)
             throw XDPError(step: "finding the XDP program's maps", reason: "the embedded program lacks one (a build problem)")
         }
+        state = Mutex((program, []))
     }
 
     deinit { detach() }
 
     /// Takes the program off the interface; the kernel passes every frame to its stack again.
     public func detach() {
-        guard let program else { return }
-        _ = xdp_program__detach(program, interfaceIndex, mode == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0)
-        xdp_program__close(program)
-        self.program = nil
+        state.withLock { state in
+            guard let program = state.program else { return }
+            _ = xdp_program__detach(program, interfaceIndex, mode == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0)
+            xdp_program__close(program)
+            state.program = nil
+        }
     }
 
     /// Makes the VIP maps hold exactly `vips`: new ones first, then the ones that went, so that a VIP
-    /// staying is never missing for a moment. `announced`: the VIPs whose ARP requests and neighbor
-    /// solicitations Dromos answers (they go to the socket too).
-    public func replaceVIPs(_ vips: [IPAddress], announced: Set<IPAddress>) throws(XDPError) {
-        for vip in vips {
-            var flags = Self.forward | (announced.contains(vip) ? Self.announce : 0)
-            let result = withKey(vip) { key, map in bpf_map_update_elem(map, key, &flags, UInt64(BPF_ANY)) }
-            guard result == 0 else { throw XDPError(step: "adding VIP \(vip) to the XDP program's map", reason: Self.text(result)) }
+    /// staying is never missing for a moment.
+    public func replaceVIPs(_ vips: [IPAddress]) throws(XDPError) {
+        try state.withLock { (state: inout (program: OpaquePointer?, installed: Set<IPAddress>)) throws(XDPError) in
+            for vip in vips {
+                var flags = Self.forward
+                let result = withKey(vip) { key, map in bpf_map_update_elem(map, key, &flags, UInt64(BPF_ANY)) }
+                guard result == 0 else { throw XDPError(step: "adding VIP \(vip) to the XDP program's map", reason: Self.text(result)) }
+            }
+            let wanted = Set(vips)
+            for gone in state.installed.subtracting(wanted) {
+                _ = withKey(gone) { key, map in bpf_map_delete_elem(map, key) }
+            }
+            state.installed = wanted
         }
-        let wanted = Set(vips)
-        for gone in installed.subtracting(wanted) {
-            _ = withKey(gone) { key, map in bpf_map_delete_elem(map, key) }
-        }
-        installed = wanted
     }
 
     /// Frames the program sent to the sockets and passed to the kernel since it was loaded, over all CPUs.

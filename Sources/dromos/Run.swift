@@ -23,13 +23,22 @@ struct Run: AsyncParsableCommand {
             blocks retired after 1 ms, less CPU per frame under load but up to ~1 ms added per lone frame.
             --io pcap: one libpcap handle per worker (immediate mode, pcap_inject), joined to the same \
             PACKET_FANOUT group through pcap_fileno; it has no vnet header, so GRO/LRO must be off.
+            --io xdp: Dromos's XDP program (native mode where the driver has it, else generic) hands the VIPs' \
+            frames to one AF_XDP socket per worker and receive queue; the kernel never sees them, so no nftables \
+            rule is installed. Copy mode (veth offers no zero-copy). Work in progress.
             """)
 
     /// The CLI's spelling of `PacketIO` and `ReceiveRingKind` (conforming those to an ArgumentParser
     /// protocol here would be a retroactive conformance).
     enum IO: String, ExpressibleByArgument, CaseIterable {
-        case afpacket, pcap
-        var packetIO: PacketIO { self == .afpacket ? .afpacket : .pcap }
+        case afpacket, pcap, xdp
+        var packetIO: PacketIO {
+            switch self {
+            case .afpacket: .afpacket
+            case .pcap: .pcap
+            case .xdp: .xdp
+            }
+        }
     }
 
     enum Ring: String, ExpressibleByArgument, CaseIterable {
@@ -40,7 +49,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "The YAML configuration file.")
     var config: String
 
-    @Option(help: "The packet I/O: afpacket (AF_PACKET rings, vnet header) or pcap (libpcap live capture + pcap_inject).")
+    @Option(help: "The packet I/O: afpacket (AF_PACKET rings, vnet header), pcap (libpcap live capture + pcap_inject) or xdp (AF_XDP).")
     var io: IO = .afpacket
 
     @Option(help: "Datapath threads, each with its own socket (or libpcap handle) in one fanout group.")
@@ -59,8 +68,8 @@ struct Run: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if io == .pcap, receiveRing != nil {
-            throw ValidationError("--rx-ring applies to --io afpacket; libpcap sets up its own ring")
+        if io != .afpacket, receiveRing != nil {
+            throw ValidationError("--rx-ring applies to --io afpacket; \(io == .pcap ? "libpcap sets up its own ring" : "AF_XDP has rings of its own")")
         }
     }
 

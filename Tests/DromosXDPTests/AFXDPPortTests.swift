@@ -47,7 +47,7 @@ final class AFXDPPortTests {
             try namespaces.enter(forwarder)
             let index = Int32(if_nametoindex("a0"))
             let attachment = try XDPAttachment(interfaceIndex: index)
-            try attachment.replaceVIPs([try IPAddress(parsing: Self.vip)], announced: [])
+            try attachment.replaceVIPs([try IPAddress(parsing: Self.vip)])
             let port = try AFXDPPort(AFXDPPort.Configuration(interface: "a0"), attachment: attachment)
             _ = FileManager.default.createFile(atPath: readyFile.path, contents: nil)
             var received = 0, sentBack = 0

@@ -1,6 +1,7 @@
 // Dromos's XDP program for `--io xdp`: frames to a VIP go to the AF_XDP socket of their receive queue;
-// ARP requests and IPv6 neighbor solicitations for a VIP Dromos answers (`announce: arp`) go there too;
-// everything else (the host's own traffic, ARP and NDP for other addresses) passes to the kernel.
+// ARP requests and IPv6 neighbor solicitations for a VIP go there too (the datapath answers them when
+// the service has `announce: arp`; the kernel would not, as the VIP is not local here); everything else
+// (the host's own traffic, ARP and NDP for other addresses) passes to the kernel.
 // The VIP sets are maps the daemon rewrites at every table publication. Compiled at build time with
 // `clang -target bpf` (Plugins/XDPProgram); no binary is committed.
 #include <linux/bpf.h>
@@ -11,9 +12,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-// Value bits of the VIP maps.
+// The VIP maps' value: present means a VIP.
 #define VIP_FORWARD 1
-#define VIP_ANNOUNCE 2
 
 struct ipv6_key {
     __u8 address[16];
@@ -112,7 +112,7 @@ int dromos_xdp(struct xdp_md *ctx) {
             struct ipv6_key target;
             __builtin_memcpy(target.address, icmp + 8, 16);
             flags = bpf_map_lookup_elem(&dromos_vips6, &target);
-            return flags && (*flags & VIP_ANNOUNCE) ? to_socket(ctx) : pass();
+            return flags && (*flags & VIP_FORWARD) ? to_socket(ctx) : pass();
         }
         return pass();
     }
@@ -123,7 +123,7 @@ int dromos_xdp(struct xdp_md *ctx) {
         __u32 target;
         __builtin_memcpy(&target, arp->target_ip, 4);
         __u8 *flags = bpf_map_lookup_elem(&dromos_vips4, &target);
-        return flags && (*flags & VIP_ANNOUNCE) ? to_socket(ctx) : pass();
+        return flags && (*flags & VIP_FORWARD) ? to_socket(ctx) : pass();
     }
     return pass();
 }

@@ -18,24 +18,14 @@ extension PcapLivePort {
         return true
     }
 
-    /// Forwarded frames between two whose checksum is checked: often enough to notice within a second
-    /// at any useful rate, rare enough to cost nothing measurable (a parse and a sum of one frame).
-    public static let checksumSampleInterval: UInt64 = 64
+    public static var checksumSampleInterval: UInt64 { ChecksumSample.interval }
 
-    /// A frame from any port's `receive`. Its offload state is ignored: libpcap sends raw frames, so one
-    /// in `checksumSampleInterval` has its TCP/UDP checksum checked (`framesWithBadChecksums`).
+    /// A frame from any port's `receive`. Its offload state is ignored: libpcap sends raw frames, so a
+    /// sample of them has its TCP/UDP checksum checked (`ChecksumSample`, `framesWithBadChecksums`).
     @discardableResult
     public func transmit(_ frame: ReceivedFrame) -> Bool {
         let bytes = UnsafeRawBufferPointer(frame.bytes)
-        // Among the first 64 frames every one until one could be checked (the first might be an ARP reply
-        // or an ICMP error), so a link that leaves checksums unfinished is noticed at its first TCP/UDP
-        // frame; then one in 64, also on a link whose frames can never be checked.
-        let sent = tx.transmitted &+ tx.transmitFailed
-        if (tx.checksumsSampled == 0 && sent < Self.checksumSampleInterval) || sent % Self.checksumSampleInterval == 0,
-           let holds = TransportChecksum.holds(bytes, FrameParser.parse(bytes)) {
-            tx.checksumsSampled &+= 1
-            if !holds { tx.checksumsBad &+= 1 }
-        }
+        ChecksumSample.check(bytes, sent: tx.transmitted &+ tx.transmitFailed, sampled: &tx.checksumsSampled, bad: &tx.checksumsBad)
         return transmit(bytes)
     }
 
