@@ -10,7 +10,7 @@ public enum ControlReplyText {
     public static func render(command: String, reply: ParsedJSON) -> String {
         switch command {
         case "status":
-            var text = pairs(reply, ["pid", "interface", "workers", "generation", "services", "backends", "draining",
+            var text = pairs(reply, ["pid", "interface", "io", "workers", "generation", "services", "backends", "draining",
                                      "health_down", "forced", "accepted_changes", "refused_changes", "uptime_seconds", "state_file"])
             if let advertise = reply["advertise"], advertise != .null { text += advertisement(advertise) }
             return text

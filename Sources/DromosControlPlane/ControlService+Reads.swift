@@ -15,6 +15,7 @@ extension ControlService {
         clock_gettime(CLOCK_MONOTONIC, &now)
         response.add("pid", .int(Int(getpid())))
         response.add("interface", .string(interface))
+        response.add("io", .string(io))
         response.add("workers", .int(datapath.workerCount))
         response.add("generation", .int(Int(running.generation)))
         response.add("services", .int(running.pool.services.count))

@@ -21,6 +21,8 @@ public final class ControlService: Sendable {
     public let plane: ControlPlane
     public let datapath: DatapathReader
     public let interface: String
+    /// The packet I/O, as `ctl status` shows it (`afpacket`, `pcap`, `xdp (native mode, copy)`).
+    public let io: String
     /// The health checks' results; nil where nothing checks (tests of the protocol alone).
     public let health: HealthBoard?
     let startedAt: UInt64
@@ -30,7 +32,7 @@ public final class ControlService: Sendable {
     /// The VIP routes for a routing daemon; nil when the config has no `advertise`.
     public let advertiser: RouteAdvertiser?
 
-    public init(plane: ControlPlane, datapath: DatapathReader, interface: String, health: HealthBoard? = nil,
+    public init(plane: ControlPlane, datapath: DatapathReader, interface: String, io: String = "afpacket", health: HealthBoard? = nil,
                 log: @escaping @Sendable (String) -> Void, announce: (@Sendable () -> [String])? = nil,
                 advertiser: RouteAdvertiser? = nil) {
         self.announce = announce
@@ -39,6 +41,7 @@ public final class ControlService: Sendable {
         self.plane = plane
         self.datapath = datapath
         self.interface = interface
+        self.io = io
         self.log = log
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)

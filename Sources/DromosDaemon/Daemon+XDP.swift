@@ -6,10 +6,13 @@ import Glibc
 extension Daemon {
     /// `--io xdp`'s preflight and the program's attachment: one AF_XDP socket per worker, each on its own
     /// receive queue, so the interface needs as many queues as there are workers.
-    static func attachXDP(interface: String, workers: Int) throws(Failure) -> XDPAttachment {
+    func attachXDP(interface: String, workers: Int) throws(Failure) -> XDPAttachment {
+        XDPLibraryLog.route { [logger] line, isWarning in
+            if isWarning { logger.notice("\(line)") } else { logger.debug("\(line)") }
+        }
         let index: Int32
         do { index = try Syscall.interfaceIndex(interface) } catch { throw Failure(lines: ["--io xdp: cannot find \(interface): \(error)"]) }
-        let queues = receiveQueueCount(interface)
+        let queues = Self.receiveQueueCount(interface)
         if queues < workers {
             throw Failure(lines: ["--io xdp: \(interface) has \(queues) receive queue(s) and --workers \(workers) asks for one socket per queue: "
                                   + "lower --workers to \(queues), or give the interface more queues (ethtool -L \(interface) combined \(workers); "

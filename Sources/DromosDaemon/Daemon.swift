@@ -167,7 +167,7 @@ public final class Daemon: @unchecked Sendable {
             }
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
         case .xdp:
-            let attachment = try Self.attachXDP(interface: config.interface, workers: workerCount)
+            let attachment = try attachXDP(interface: config.interface, workers: workerCount)
             cover.use(attachment)
             opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "AF_XDP") { index throws(XDPError) in
                 var port = AFXDPPort.Configuration(interface: config.interface)
@@ -177,6 +177,8 @@ public final class Daemon: @unchecked Sendable {
             log("datapath: AF_XDP, XDP program in \(attachment.mode.rawValue) mode, copy mode, need-wakeup, "
                 + "\(workerCount) worker(s) on queues 0…\(workerCount - 1)")
         }
+        // What `ctl status` says carries the frames.
+        let ioDescription = cover.xdp.map { "xdp (\($0.mode.rawValue) mode, copy)" } ?? settings.io.rawValue
         // The ports live in the starters until the datapath stage starts the threads that own them.
         let starters = HandOver(opened.starters)
         let fanoutGroup = group.groupID
@@ -193,7 +195,7 @@ public final class Daemon: @unchecked Sendable {
         do {
             server = try ControlServer(
                 path: config.controlSocket, access: .init(group: config.controlGroup),
-                service: ControlService(plane: plane, datapath: reader, interface: config.interface, health: checker.board, log: log,
+                service: ControlService(plane: plane, datapath: reader, interface: config.interface, io: ioDescription, health: checker.board, log: log,
                                         announce: { [unowned self] in self.announceVIPs() }, advertiser: advertiser),
                 limits: controlLimits, log: log)
         } catch {
@@ -222,7 +224,7 @@ public final class Daemon: @unchecked Sendable {
             checker.update(plane.running.pool.services)
             server.start()
             metrics?.start()
-            self.log("running: \(self.workerCount) worker(s) on \(config.interface) (\(self.settings.io.rawValue), fanout group \(fanoutGroup)), "
+            self.log("running: \(self.workerCount) worker(s) on \(config.interface) (\(self.settings.io == .xdp ? "xdp" : "\(self.settings.io.rawValue), fanout group \(fanoutGroup)")), "
                      + "\(plane.running.pool.services.count) service(s), table generation \(plane.running.generation); "
                      + "control socket \(config.controlSocket)" + (metrics.map { "; metrics on http://\($0.listen)/metrics" } ?? "")
                      + (unresolved.isEmpty ? "" : "; resolving \(unresolved.count) backend MAC(s) on \(config.interface)"))
