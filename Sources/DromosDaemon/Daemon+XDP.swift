@@ -12,15 +12,33 @@ extension Daemon {
         }
         let index: Int32
         do { index = try Syscall.interfaceIndex(interface) } catch { throw Failure(lines: ["--io xdp: cannot find \(interface): \(error)"]) }
+        // One socket per queue, on every queue: a VIP frame on a queue without a socket would go to the
+        // kernel, which does not hold the VIP and drops it (or routes it on): a silent share of lost flows.
         let queues = Self.receiveQueueCount(interface)
-        if queues < workers {
-            throw Failure(lines: ["--io xdp: \(interface) has \(queues) receive queue(s) and --workers \(workers) asks for one socket per queue: "
-                                  + "lower --workers to \(queues), or give the interface more queues (ethtool -L \(interface) combined \(workers); "
-                                  + "for a veth: ip link add … numrxqueues \(workers) numtxqueues \(workers))"])
+        if queues != workers {
+            throw Failure(lines: ["--io xdp: \(interface) has \(queues) receive queue(s) and --workers \(workers): AF_XDP takes one socket "
+                                  + "per queue, on every queue; run --workers \(queues), or set the queues to the workers "
+                                  + "(ethtool -L \(interface) combined \(workers); a veth: ip link add … numrxqueues \(workers) numtxqueues \(workers))"])
+        }
+        // The UMEM is locked memory, counted against RLIMIT_MEMLOCK unless the process may lock without
+        // limit (CAP_IPC_LOCK); systemd's default limit is 8 MiB.
+        var limit = rlimit()
+        let umem = UInt64(workers) * UInt64(AFXDPPort.Configuration(interface: interface).umemBytes)
+        if getrlimit(__rlimit_resource_t(8 /* RLIMIT_MEMLOCK */), &limit) == 0, limit.rlim_cur != rlim_t.max /* RLIM_INFINITY */, limit.rlim_cur < umem, !Self.mayLockWithoutLimit() {
+            throw Failure(lines: ["--io xdp: the UMEM of \(workers) worker(s) needs \(umem >> 20) MiB of locked memory and the limit is "
+                                  + "\(limit.rlim_cur >> 20) MiB: raise it (LimitMEMLOCK=infinity in the unit, ulimit -l unlimited)"])
         }
         do { return try XDPAttachment(interfaceIndex: index) } catch {
             throw Failure(lines: ["--io xdp: \(error.description); a program a crashed dromos left goes with: dromos cleanup --config FILE"])
         }
+    }
+
+    /// CAP_IPC_LOCK in the effective set (root has it unless a unit took it away).
+    static func mayLockWithoutLimit() -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return mask & (1 << 14) != 0
     }
 
     /// The rx-N directories the kernel lists for the interface's receive queues.

@@ -21,6 +21,9 @@ public final class AFXDPPort {
         public var zeroCopy = false
 
         public init(interface: String) { self.interface = interface }
+
+        /// The UMEM's size: what the socket locks.
+        public var umemBytes: Int { Int(frameCount) * Int(frameSize) }
     }
 
     public struct Counters: Sendable {
