@@ -3,7 +3,8 @@
 # same job (an nftables netdev-ingress rule that rewrites the MACs by a hash of the flow and forwards
 # out of the same interface), in one run, on the same lab.
 #
-# Usage: [ROUNDS=3] [RUN_ARGS=…] [AFPACKET_ARGS="--rx-ring v3"] [HEALTH=…] tools/rate-bench.sh [seconds per case, default 10]
+# Usage: [ROUNDS=3] [OFFER=200000pps] [RUN_ARGS=…] [AFPACKET_ARGS="--rx-ring v3"] [HEALTH=…] tools/rate-bench.sh [seconds per case, default 10]
+#        OFFER: trafgen's --rate, a fixed offered rate (loss = 100% - delivered share); default: as fast as it can.
 #        (root; trafgen: netsniff-ng; nft). RUN_ARGS go to both `dromos run` cases, AFPACKET_ARGS only to
 #        --io afpacket (libpcap refuses --rx-ring); default: none, the daemon's defaults.
 #
@@ -102,6 +103,10 @@ counter() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
 # Frames the kernel dropped because core 1's backlog (where RPS queues lb0's frames) was full; the
 # counter is per CPU, not per namespace, so other work on the machine can add to it.
 backlog_drops() { echo $(( 16#$(awk 'NR == 2 { print $2 }' /proc/net/softnet_stat) )); }
+# Busy time of all cores (user, nice, system, irq, softirq, steal), in clock ticks: the XDP program and the
+# kernel's share of native XDP run on the generator's core, so one core's figure would flatter them.
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+ticks_per_second=$(getconf CLK_TCK)
 delivered_total() { echo $(( $(counter "${backends[0]}" s0 rx_packets) + $(counter "${backends[1]}" s0 rx_packets) )); }
 
 # `dromos run --io pcap` exists only once the libpcap port is wired to the daemon.
@@ -151,18 +156,18 @@ stop_forwarder() {  # case; sets `report` to dromos's closing counts (not in a s
     esac
 }
 
-declare -A offered_sum delivered_sum runs
+declare -A offered_sum delivered_sum runs cpu_sum
 cases=(afpacket nft)
 [ "$pcap_available" = yes ] && cases=(afpacket pcap nft)
 # --io xdp: native XDP runs in lb0's NAPI, on the core that transmitted into it (the generator's), so
 # this case's delivered rate is not bounded by core 1 alone: compare CPU over all cores too (issue 12).
 if "$dromos" run --help 2>&1 | grep -q "xdp (AF_XDP)"; then cases=(xdp "${cases[@]}"); fi
-echo "Rate: trafgen 64-byte UDP frames → VIP, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)${RUN_ARGS:+; dromos run $RUN_ARGS}${AFPACKET_ARGS:+; --io afpacket $AFPACKET_ARGS}"
+echo "Rate: trafgen 64-byte UDP frames → VIP${OFFER:+ at $OFFER}, ${seconds}s per case, $rounds rounds ($(nproc) cores; the machine is shared)${RUN_ARGS:+; dromos run $RUN_ARGS}${AFPACKET_ARGS:+; --io afpacket $AFPACKET_ARGS}"
 for round in $(seq "$rounds"); do
     for name in "${cases[@]}"; do
         start_forwarder "$name"
         # trafgen stops on SIGINT (its Ctrl-C), not SIGTERM; `timeout` sends it one after the case.
-        ip netns exec "$gen" timeout -s INT $((seconds + 2)) taskset -c 0 trafgen --dev c0 --conf "$work/udp.cfg" --cpus 1 \
+        ip netns exec "$gen" timeout -s INT $((seconds + 2)) taskset -c 0 trafgen --dev c0 --conf "$work/udp.cfg" --cpus 1 ${OFFER:+--rate "$OFFER"} \
             >/dev/null 2>&1 &
         trafgen_pid=$!
         sleep 1  # trafgen's start-up (ring setup) is not part of the window
@@ -170,11 +175,16 @@ for round in $(seq "$rounds"); do
         delivered_before=$(delivered_total)
         arrived_before=$(counter "$lb" lb0 rx_packets)
         drops_before=$(backlog_drops)
+        busy_before=$(busy_ticks)
         sleep "$seconds"
+        busy=$(( $(busy_ticks) - busy_before ))
         drops=$(( ($(backlog_drops) - drops_before) / seconds ))
         arrived=$(( ($(counter "$lb" lb0 rx_packets) - arrived_before) / seconds ))
         offered=$(( ($(counter "$gen" c0 tx_packets) - offered_before) / seconds ))
         delivered=$(( ($(delivered_total) - delivered_before) / seconds ))
+        # Nanoseconds of all cores per delivered frame, the generator's own work included (alike in every case).
+        cpu_ns=$(awk -v b="$busy" -v t="$ticks_per_second" -v d="$delivered" -v s="$seconds" 'BEGIN { printf "%d", (d > 0 ? b * 1e9 / t / (d * s) : 0) }')
+        cpu_sum[$name]=$(( ${cpu_sum[$name]:-0} + cpu_ns ))
         wait "$trafgen_pid" 2>/dev/null || true
         trafgen_pid=
         sleep 0.5  # let the forwarder's ring run empty before it stops
@@ -182,8 +192,8 @@ for round in $(seq "$rounds"); do
         offered_sum[$name]=$(( ${offered_sum[$name]:-0} + offered ))
         delivered_sum[$name]=$(( ${delivered_sum[$name]:-0} + delivered ))
         runs[$name]=$(( ${runs[$name]:-0} + 1 ))
-        printf 'round %d  %-9s offered %8d pps  at lb0 %8d pps  delivered %8d pps  core-1 backlog drops %7d/s  %s\n' \
-            "$round" "$name" "$offered" "$arrived" "$delivered" "$drops" "$report"
+        printf 'round %d  %-9s offered %8d pps  at lb0 %8d pps  delivered %8d pps  core-1 backlog drops %7d/s  all cores %5d ns/frame  %s\n' \
+            "$round" "$name" "$offered" "$arrived" "$delivered" "$drops" "$cpu_ns" "$report"
     done
 done
 
@@ -194,6 +204,8 @@ for name in "${cases[@]}"; do
     delivered=$(( delivered_sum[$name] / runs[$name] ))
     ratio=$(awk -v d="$delivered" -v n="$nft_mean" 'BEGIN { printf "%.2f", (n > 0 ? d / n : 0) }')
     share=$(awk -v d="$delivered" -v o="$offered" 'BEGIN { printf "%.0f", (o > 0 ? 100 * d / o : 0) }')
-    printf '  %-9s offered %9d pps  delivered %9d pps (%s%% of offered)  %s× nft\n' "$name" "$offered" "$delivered" "$share" "$ratio"
+    cpu=$(( cpu_sum[$name] / runs[$name] ))
+    printf '  %-9s offered %9d pps  delivered %9d pps (%s%% of offered)  %s× nft  all cores %5d ns per delivered frame\n' \
+        "$name" "$offered" "$delivered" "$share" "$ratio" "$cpu"
 done
 [ "$pcap_available" = yes ] || echo "  pcap      not measured: this dromos has no 'run --io pcap' yet"
