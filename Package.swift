@@ -141,7 +141,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "DromosXDPTests", dependencies: ["DromosXDP", "DromosIO", "DromosWire", "DromosLab"], swiftSettings: strict),
+        .testTarget(name: "DromosXDPTests", dependencies: ["DromosXDP", "DromosIO", "DromosWire", "DromosLab", "CAllocationCounter"], swiftSettings: strict),
         .testTarget(
             name: "DromosControlTests",
             dependencies: [

@@ -119,9 +119,11 @@ public final class AFXDPPort {
         guard wanted > 0 else { return }
         var index: UInt32 = 0
         let reserved = xsk_ring_prod__reserve(&fill, wanted, &index)
-        for offset in 0..<reserved {
+        // Int ranges: a range of UInt32 is iterated through the standard library's unspecialized generic
+        // code in debug builds, which allocates.
+        for offset in 0..<Int(reserved) {
             freeCount -= 1
-            xsk_ring_prod__fill_addr(&fill, index &+ offset).pointee = free[freeCount]
+            xsk_ring_prod__fill_addr(&fill, index &+ UInt32(truncatingIfNeeded: offset)).pointee = free[freeCount]
         }
         xsk_ring_prod__submit(&fill, reserved)
     }
@@ -131,8 +133,8 @@ public final class AFXDPPort {
         var index: UInt32 = 0
         let done = xsk_ring_cons__peek(&completion, configuration.ringSize, &index)
         guard done > 0 else { return }
-        for offset in 0..<done {
-            free[freeCount] = xsk_ring_cons__comp_addr(&completion, index &+ offset).pointee
+        for offset in 0..<Int(done) {
+            free[freeCount] = xsk_ring_cons__comp_addr(&completion, index &+ UInt32(truncatingIfNeeded: offset)).pointee
             freeCount += 1
         }
         xsk_ring_cons__release(&completion, done)
@@ -142,8 +144,8 @@ public final class AFXDPPort {
         var index: UInt32 = 0
         let ready = xsk_ring_cons__peek(&rx, UInt32(clamping: budget), &index)
         guard ready > 0 else { return 0 }
-        for offset in 0..<ready {
-            let descriptor = xsk_ring_cons__rx_desc(&rx, index &+ offset)!.pointee
+        for offset in 0..<Int(ready) {
+            let descriptor = xsk_ring_cons__rx_desc(&rx, index &+ UInt32(truncatingIfNeeded: offset))!.pointee
             let address = xsk_umem__extract_addr(descriptor.addr)
             heldAddress = address
             heldTaken = false
