@@ -52,7 +52,12 @@ let package = Package(
         // pcap/bpf.h define `struct bpf_insn` differently and cannot meet in one module.
         .target(name: "DromosXDP", dependencies: ["DromosSystem", "DromosWire", "DromosIO", "CXDP"], swiftSettings: strict,
                 plugins: ["XDPProgram"]),
-        .target(name: "DromosDatapath", dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", "DromosIO"], swiftSettings: strict),
+        .target(
+            name: "DromosDatapath", dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", "DromosIO", "DromosXDP"],
+            // LLVM's function merging folds the per-port specializations of the per-frame closure into one
+            // that takes the port's `transmit` as a function pointer: an indirect call per frame again.
+            swiftSettings: strict + [.unsafeFlags(["-Xfrontend", "-disable-llvm-merge-functions-pass"])]
+        ),
         .target(
             name: "DromosConfig",
             dependencies: ["DromosSystem", "DromosWire", "DromosBalancer", .product(name: "Yams", package: "Yams")],

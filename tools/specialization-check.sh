@@ -4,7 +4,7 @@
 #
 # Usage: tools/specialization-check.sh [DROMOS_BINARY]   (default: builds swift build -c release --product dromos)
 #
-# For AFPacketPort and PcapLivePort, from `nm` and `objdump -d` of the binary, demangled:
+# For AFPacketPort, PcapLivePort and AFXDPPort, from `nm` and `objdump -d` of the binary, demangled:
 #   1. `generic pre-specialization <DromosIO.PORT> of DatapathWorker.runBatch(now:)` and `….run(…)` exist
 #      (emitted by the @_specialize lines in DatapathWorker.swift);
 #   2. the daemon uses them: the specialized `run` is referenced from outside itself (the worker
@@ -53,13 +53,13 @@ indirect = re.compile(r"\bcall\s+\*|\bjmp\s+\*(?!%[a-z0-9]+\s*$)")
 # `run` calls its `until` closure once per batch (`call *%reg`): only calls through memory count there.
 through_memory = re.compile(r"\b(call|jmp)\s+\*(?!%[a-z0-9]+\s*$)")
 failed = False
-for port in ["AFPacketPort", "PcapLivePort"]:
+for module, port in [("DromosIO", "AFPacketPort"), ("DromosIO", "PcapLivePort"), ("DromosXDP", "AFXDPPort")]:
     def check(ok, text):
         global failed
         print(f"  {'ok  ' if ok else 'FAIL'} {text}")
         failed |= not ok
     print(f"{port}:")
-    prefix = f"generic pre-specialization <DromosIO.{port}> of DromosIO.DatapathWorker."
+    prefix = f"generic pre-specialization <{module}.{port}> of DromosDatapath.DatapathWorker."
     batch = named(re.escape(prefix + "runBatch(now:"))
     run = named(re.escape(prefix + "run(idleMilliseconds:"))
     check(len(batch) == 1, f"specialized runBatch: {len(batch)}")

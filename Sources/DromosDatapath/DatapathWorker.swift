@@ -2,6 +2,7 @@ public import DromosBalancer
 public import DromosIO
 import DromosSystem
 import DromosWire
+import DromosXDP
 import Glibc
 import Synchronization
 
@@ -118,7 +119,7 @@ public struct TableFollower {
 /// Nothing per frame allocates, locks or touches an atomic. Generic over the port, never an
 /// existential: each port's loop is specialized, its per-frame calls direct.
 ///
-/// The specializations are made here, one per port kind of this module (`@_specialize` on `runBatch` and
+/// The specializations are made here, one per port kind (`@_specialize` on `runBatch` and
 /// `run`): the daemon instantiates the workers in another module, which cannot specialize a loop that
 /// is not inlinable, and without them it ran the generic loop, each `transmit` an indirect call
 /// through the witness table. Exported, so a caller that knows the port calls its copy directly (the
@@ -154,6 +155,7 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     /// One batch at time `now` (milliseconds, monotonic); returns the frames received.
     @_specialize(exported: true, where Port == AFPacketPort)
     @_specialize(exported: true, where Port == PcapLivePort)
+    @_specialize(exported: true, where Port == AFXDPPort)
     @_specialize(exported: true, where Port == MemoryPort)
     @discardableResult
     public func runBatch(now: UInt64) -> Int {
@@ -204,6 +206,7 @@ public final class DatapathWorker<Port: PacketPort>: @unchecked Sendable {
     /// for at most `idleMilliseconds`. On stop, drains what the ring still holds.
     @_specialize(exported: true, where Port == AFPacketPort)
     @_specialize(exported: true, where Port == PcapLivePort)
+    @_specialize(exported: true, where Port == AFXDPPort)
     @_specialize(exported: true, where Port == MemoryPort)
     public func run(idleMilliseconds: Int32 = 10, until shouldStop: () -> Bool) {
         while !shouldStop() {
