@@ -168,7 +168,7 @@ public final class Daemon: @unchecked Sendable {
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
         case .xdp:
             let attachment = try attachXDP(interface: config.interface, workers: workerCount)
-            cover.use(attachment)
+            try cover.use(attachment, recordedBeside: config.controlSocket)
             opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "AF_XDP") { index throws(XDPError) in
                 var port = AFXDPPort.Configuration(interface: config.interface)
                 port.queue = UInt32(index)

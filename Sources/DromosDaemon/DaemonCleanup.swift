@@ -5,7 +5,7 @@ import DromosXDP
 
 /// `dromos cleanup`: what a daemon that died without its clean stop (SIGKILL, a crash) left behind, removed
 /// so that routers stop sending here, the kernel answers the VIPs again and the next start finds nothing
-/// of it: the VIP routes of `advertise`, the nftables table and the control socket's file. For systemd's
+/// of it: the VIP routes of `advertise`, the XDP program of `--io xdp`, the nftables table and the control socket's file. For systemd's
 /// ExecStopPost, which runs after every stop; after a clean stop there is nothing left and it says so. A daemon still answering on the socket is left alone.
 public enum DaemonCleanup {
     public static func run(_ config: DromosConfig) throws(ControlError) -> [String] {
@@ -23,11 +23,13 @@ public enum DaemonCleanup {
         // An XDP program of --io xdp (the kernel sends the VIPs' frames to sockets that are gone).
         if let index = RouteNetlink.interfaceIndex(config.interface) {
             do throws(XDPError) {
-                if let detached = try XDPAttachment.detachStale(interfaceIndex: index) {
+                let recorded = XDPProgramRecord.read(controlSocket: config.controlSocket)
+                if let detached = try XDPAttachment.detachStale(interfaceIndex: index, recordedProgramID: recorded) {
                     lines.append("detached the XDP program \(detached) from \(config.interface) (the kernel gets the VIPs' frames again)")
                 }
+                XDPProgramRecord.remove(controlSocket: config.controlSocket)
             } catch {
-                throw ControlError("cannot detach the XDP program from \(config.interface) (by hand: ip link set dev \(config.interface) xdp off): \(error.description)")
+                throw ControlError("cannot detach a stale XDP program from \(config.interface) (by hand: ip link set dev \(config.interface) xdp off): \(error.description)")
             }
         }
         if let owner = KernelDropRule.installedInterface(), owner != config.interface {

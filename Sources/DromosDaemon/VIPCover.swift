@@ -1,5 +1,6 @@
 import DromosHost
 import DromosWire
+import DromosSystem
 import DromosXDP
 import Synchronization
 
@@ -9,11 +10,20 @@ import Synchronization
 final class VIPCover: Sendable {
     let interface: String
     private let attachment = Mutex<XDPAttachment?>(nil)
+    /// Where the program's id is written down for `dromos cleanup` (`XDPProgramRecord`).
+    private let recordSocket = Mutex<String?>(nil)
 
     init(interface: String) { self.interface = interface }
 
-    /// From here on the VIP map of `xdp` covers the VIPs, not the nftables rule.
-    func use(_ xdp: XDPAttachment) { attachment.withLock { $0 = xdp } }
+    /// From here on the VIP map of `xdp` covers the VIPs, not the nftables rule. Its id is recorded beside
+    /// the control socket; without the record a cleanup lacking CAP_SYS_ADMIN could not tell it is ours.
+    func use(_ xdp: XDPAttachment, recordedBeside controlSocket: String) throws(Daemon.Failure) {
+        attachment.withLock { $0 = xdp }
+        do throws(Files.Failure) { try XDPProgramRecord.write(xdp.programID, controlSocket: controlSocket) } catch {
+            throw Daemon.Failure(lines: ["--io xdp: cannot record the XDP program's id for dromos cleanup: \(error)"])
+        }
+        recordSocket.withLock { $0 = controlSocket }
+    }
 
     var xdp: XDPAttachment? { attachment.withLock { $0 } }
 
@@ -47,7 +57,12 @@ final class VIPCover: Sendable {
     /// At the stop: the kernel answers the VIPs again. Nil, or what to do by hand.
     func remove() -> (done: String, failure: String?) {
         if let xdp {
-            xdp.detach()
+            if let problem = xdp.detach() {
+                // The record stays: `dromos cleanup` tells the program by it.
+                return ("", "could not detach the XDP program from \(interface) (dromos cleanup does, or by hand: ip link set dev "
+                        + "\(interface) xdp off): \(problem)")
+            }
+            if let socket = recordSocket.withLock({ $0 }) { XDPProgramRecord.remove(controlSocket: socket) }
             return ("detached the XDP program from \(interface)", nil)
         }
         do throws(KernelDropRule.Failure) {

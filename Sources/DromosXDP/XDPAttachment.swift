@@ -19,6 +19,9 @@ public final class XDPAttachment: @unchecked Sendable {
 
     public let interfaceIndex: Int32
     public let mode: Mode
+    /// The kernel's id of the attached program: what `dromos cleanup` compares with the interface's
+    /// program when it cannot read programs' names (that takes CAP_SYS_ADMIN, which the unit does not give).
+    public let programID: UInt32
     /// The program while attached, and what the VIP maps hold (a replacement deletes only what went).
     private let state: Mutex<(program: OpaquePointer?, installed: Set<IPAddress>)>
     let socketsMap: Int32
@@ -54,6 +57,7 @@ public final class XDPAttachment: @unchecked Sendable {
                            + " (another XDP program attached already? `ip link show` says; on veth native mode needs the peer's MTU at most 3506)")
         }
         mode = attached
+        programID = xdp_program__id(program)
         let bpfObject = xdp_program__bpf_obj(program)
         socketsMap = bpf_object__find_map_fd_by_name(bpfObject, "dromos_xsks")
         vips4Map = bpf_object__find_map_fd_by_name(bpfObject, "dromos_vips4")
@@ -67,15 +71,24 @@ public final class XDPAttachment: @unchecked Sendable {
         state = Mutex((program, []))
     }
 
-    deinit { detach() }
+    deinit { _ = detach() }
 
-    /// Takes the program off the interface; the kernel passes every frame to its stack again.
-    public func detach() {
-        state.withLock { state in
-            guard let program = state.program else { return }
-            _ = xdp_program__detach(program, interfaceIndex, mode == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0)
+    /// Takes the program off the interface; the kernel passes every frame to its stack again. Nil, or why
+    /// the program stays. Through the program's own descriptor and only if it is still the one attached
+    /// (XDP_FLAGS_REPLACE): libxdp's detach looks the program up by id, which takes CAP_SYS_ADMIN, and
+    /// without it would leave the program attached under the unit's capabilities.
+    @discardableResult
+    public func detach() -> String? {
+        state.withLock { state -> String? in
+            guard let program = state.program else { return nil }
+            var options = bpf_xdp_attach_opts()
+            options.sz = MemoryLayout<bpf_xdp_attach_opts>.size
+            options.old_prog_fd = xdp_program__fd(program)
+            let flags = UInt32(XDP_FLAGS_REPLACE) | UInt32(mode == .native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE)
+            let result = bpf_xdp_detach(interfaceIndex, flags, &options)
             xdp_program__close(program)
             state.program = nil
+            return result == 0 ? nil : Self.text(result)
         }
     }
 

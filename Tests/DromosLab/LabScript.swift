@@ -3,8 +3,10 @@ import Foundation
 /// tools/lab.sh, the one lab the demo, the soak, the benchmarks and these tests build: its path in the
 /// checkout the tests were built from.
 public enum LabScript {
-    public static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("tools/lab.sh").path
+    /// The checkout the tests were built from.
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    public static let path = repository + "/tools/lab.sh"
 
     /// `tools/lab.sh up` for `lab`: its namespaces are named after the lab's stem and adopted by it, so
     /// that the lab's teardown (or a later run, after a crash) removes them. Returns the namespaces' prefix.

@@ -75,4 +75,46 @@ final class XDPEndToEndTests: DaemonLabTest {
         #expect(!(try await xdpAttached(net)))
         print("xdp end-to-end: \(answers); cleanup: \(cleaned.split(separator: "\n").first ?? "")")
     }
+
+    /// The capabilities dist/dromos.service gives (read from the unit, so the test follows it) are enough
+    /// for `--io xdp`: start, forward, detach at the stop, and `dromos cleanup` after SIGKILL, which
+    /// cannot read program names without CAP_SYS_ADMIN and goes by the id the daemon recorded.
+    /// CAP_IPC_LOCK stands in for the unit's LimitMEMLOCK=infinity, which this sandbox cannot raise.
+    @Test func theUnitsCapabilitiesAreEnough() async throws {
+        let unit = try String(contentsOfFile: LabScript.repository + "/dist/dromos.service", encoding: .utf8)
+        let bounding = try #require(unit.split(separator: "\n").first { $0.hasPrefix("CapabilityBoundingSet=") })
+        let capabilities = bounding.dropFirst("CapabilityBoundingSet=".count).split(separator: " ")
+            .map { "+" + $0.dropFirst("CAP_".count).lowercased() } + ["+ipc_lock"]
+        #expect(capabilities.contains("+bpf"), "the unit gives CAP_BPF: \(bounding)")
+        let only = "-all," + capabilities.joined(separator: ",")
+        let limited = ["setpriv", "--reuid", "0", "--bounding-set=\(only)", "--inh-caps=\(only)", "--ambient-caps=\(only)", Self.dromos]
+
+        let net = try await topology()
+        let servers = try await net.backends.enumerated().asyncMap { index, backend in
+            try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
+        }
+        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
+        for server in servers { #expect(await waitForText("listening", in: server.output)) }
+        try await lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
+        let config = try writeConfig(scheduler: "maglev")
+        defer { try? FileManager.default.removeItem(at: config) }
+
+        let daemon = try await lab.start(net.balancer, limited + ["run", "--config", config.path, "--io", "xdp"])
+        defer { if daemon.isRunning { daemon.terminate() } }
+        try await waitUntilRunning(daemon)
+        let (answers, failures) = try await connections(net.client, count: 10)
+        #expect(failures.isEmpty && answers.values.reduce(0, +) == 10, "\(answers) \(failures.prefix(3))")
+        let stopped = await stop(daemon)
+        #expect(stopped.exited && stopped.status == 0 && stopped.log.contains("detached the XDP program from lb0"), "\(stopped.log)")
+        #expect(!(try await xdpAttached(net)), "detached with the unit's capabilities")
+
+        let killed = try await lab.start(net.balancer, limited + ["run", "--config", config.path, "--io", "xdp"])
+        defer { if killed.isRunning { killed.terminate() } }
+        try await waitUntilRunning(killed)
+        killed.signal(SIGKILL)
+        #expect(await waitForExit(killed))
+        let cleaned = try await lab.exec(net.balancer, limited + ["cleanup", "--config", config.path])
+        #expect(cleaned.contains("as the daemon recorded it"), "\(cleaned)")
+        #expect(!(try await xdpAttached(net)))
+    }
 }
