@@ -43,7 +43,8 @@ int main(int argc, char **argv) {
     uint8_t *rx_ring = mmap(NULL, (size_t)BLOCK * (RX_BLOCKS + TX_BLOCKS), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (rx_ring == MAP_FAILED) die("mmap");
     uint8_t *tx_ring = rx_ring + (size_t)BLOCK * RX_BLOCKS;
-    // Our own transmissions would otherwise come back into the RX ring, one copy per forwarded frame.
+    // Only what arrives: the host's own outgoing frames would be copied into the ring too (ours never
+    // are: the kernel does not loop a frame back to the socket that sent it).
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one)) die("PACKET_IGNORE_OUTGOING");
     struct sockaddr_ll address = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)ifindex };
     if (bind(fd, (struct sockaddr *)&address, sizeof address)) die("bind");

@@ -5,8 +5,8 @@
 // finished checksums and are never larger than the MTU.
 // AF_PACKET, under libpcap, is a tap: the caller drops the VIP's frames with an nftables netdev ingress
 // rule, as dromos does.
-// Usage: fwd-pcap [-F] INTERFACE SECONDS VIP BALANCER_MAC BACKEND_MAC...   closing counts on stderr
-//        -F: no BPF filter (only pcap_setdirection, as dromos does), to see what the filter is worth.
+// Usage: fwd-pcap [-f] INTERFACE SECONDS VIP BALANCER_MAC BACKEND_MAC...   closing counts on stderr
+//        -f: a BPF filter for the balancer's MAC and the VIP (see below), to measure what it costs.
 #include "ref.h"
 #include <pcap/pcap.h>
 
@@ -53,12 +53,12 @@ static void check(int status, const char *call) {
 }
 
 int main(int argc, char **argv) {
-    int first = 1, filter = 1;
-    if (argc > 1 && strcmp(argv[1], "-F") == 0) {
-        filter = 0;
+    int first = 1, filter = 0;
+    if (argc > 1 && strcmp(argv[1], "-f") == 0) {
+        filter = 1;
         first = 2;
     }
-    ref_parse_args(argc, argv, first, "[-F] ", &a);
+    ref_parse_args(argc, argv, first, "[-f] ", &a);
     char error[PCAP_ERRBUF_SIZE];
     handle = pcap_create(a.interface, error);
     if (!handle) {
@@ -73,10 +73,13 @@ int main(int argc, char **argv) {
     check(pcap_set_snaplen(handle, 2048), "pcap_set_snaplen");
     check(pcap_set_buffer_size(handle, 16 << 20), "pcap_set_buffer_size");
     check(pcap_activate(handle), "pcap_activate");
+    // Only what arrives (libpcap 1.10 drops the host's outgoing frames in user space, after the copy;
+    // our own injected frames never reach the ring: the kernel does not loop them back to their socket).
     check(pcap_setdirection(handle, PCAP_D_IN), "pcap_setdirection");
+    // No BPF filter by default: in the rate lab every frame at the interface is for the VIP, so a filter
+    // would only add its cost. On an interface that carries other traffic it runs in the kernel before
+    // the copy into the ring and spares the copy of every frame that is not ours.
     if (filter) {
-        // In the kernel, before the copy into the ring: frames we are not to forward, and our own
-        // injected frames (the destination is a backend), never cost a copy or a trip through libpcap.
         char expression[160];
         struct in_addr vip = { a.vip };
         snprintf(expression, sizeof expression, "ether dst %02x:%02x:%02x:%02x:%02x:%02x and ip dst %s and (udp or tcp)",
@@ -102,7 +105,7 @@ int main(int argc, char **argv) {
     struct pcap_stat s = {0};
     pcap_stats(handle, &s);
     char extra[160];
-    snprintf(extra, sizeof extra, "ring drops %u, inject errors %lu", s.ps_drop, inject_errors);
+    snprintf(extra, sizeof extra, "into the ring %u, ring drops %u, inject errors %lu", s.ps_recv, s.ps_drop, inject_errors);
     ref_report("fwd-pcap", &c, extra);
     pcap_close(handle);
     return 0;
