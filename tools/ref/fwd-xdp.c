@@ -63,12 +63,17 @@ static void reclaim(struct port *p) {
     p->in_flight -= done;
 }
 
-// Copy mode transmits inside sendto(), up to a budget per call, so the TX ring always "needs wakeup";
-// EAGAIN (more to send), ENOBUFS and EBUSY only mean: call again.
+// Copy mode transmits inside sendto(), up to a budget per call (32 frames by default), so the TX ring
+// always "needs wakeup". EAGAIN says more is left (or the completion ring is full): reclaim and call
+// again, a few times, so that a batch leaves now rather than piling up in the ring. ENOBUFS and EBUSY
+// only mean: later.
 static void kick(struct port *p, unsigned long *kicks) {
     if (!xsk_ring_prod__needs_wakeup(&p->tx)) return;
-    sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
-    (*kicks)++;
+    for (int tries = 0; tries < 4; tries++) {
+        (*kicks)++;
+        if (sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 || errno != EAGAIN) return;
+        reclaim(p);
+    }
 }
 
 int main(int argc, char **argv) {
