@@ -85,7 +85,10 @@ cleanup() {
     LAB_NAME=$lab bash tools/lab.sh down >/dev/null 2>&1 || true
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal ends the run (through the EXIT trap); a trap that only cleaned up would let it go on without a lab.
+trap "exit 130" INT
+trap "exit 143" TERM
 
 # Static entries, no learning: the bridge never floods a forwarded frame back to lb0 (a loop).
 LAB_NAME=$lab bash tools/lab.sh up 2 --sink --static-fdb --ipv4-only --backend-vip hand >/dev/null
