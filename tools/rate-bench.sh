@@ -198,7 +198,8 @@ start_forwarder() {  # case
     esac
     forwarder_pid=$!
     for _ in $(seq 200); do
-        grep -q -E "running:|: running on" "$work/$1.log" && return 0
+        # -s: the forwarder's shell may not have created the log yet.
+        grep -qs -E "running:|: running on" "$work/$1.log" && return 0
         kill -0 "$forwarder_pid" 2>/dev/null || break
         sleep 0.05
     done
@@ -250,11 +251,24 @@ echo "Rate: trafgen $size-byte UDP frames → VIP${OFFER:+ at $OFFER}, ${seconds
 for round in $(seq "$rounds"); do
     for name in "${cases[@]}"; do
         start_forwarder "$name"
-        # trafgen stops on SIGINT (its Ctrl-C), not SIGTERM; `timeout` sends it one after the case.
-        ip netns exec "$gen" timeout -s INT $((seconds + 2)) taskset -c 0 trafgen --dev c0 --conf "$work/udp.cfg" --cpus 1 ${OFFER:+--rate "$OFFER"} \
+        # trafgen stops on SIGINT (its Ctrl-C), not SIGTERM; `timeout` passes ours on to all of trafgen's
+        # processes, and sends one itself should this script be gone.
+        ip netns exec "$gen" timeout -s INT $((seconds + 60)) taskset -c 0 trafgen --dev c0 --conf "$work/udp.cfg" --cpus 1 ${OFFER:+--rate "$OFFER"} \
             >/dev/null 2>&1 &
         trafgen_pid=$!
-        sleep 1  # trafgen's start-up (ring setup) is not part of the window
+        # trafgen's start-up (ring setup; seconds on a busy machine) is not part of the window: wait until
+        # it sends, then 1 s more.
+        idle=$(counter "$gen" c0 tx_packets)
+        for _ in $(seq 300); do
+            [ "$(counter "$gen" c0 tx_packets)" = "$idle" ] || break
+            kill -0 "$trafgen_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if [ "$(counter "$gen" c0 tx_packets)" = "$idle" ]; then
+            echo "rate-bench: trafgen sent nothing within 30 s (case $name, round $round)" >&2
+            exit 1
+        fi
+        sleep 1
         offered_before=$(counter "$gen" c0 tx_packets)
         delivered_before=$(delivered_total)
         arrived_before=$(counter "$lb" lb0 rx_packets)
@@ -269,6 +283,7 @@ for round in $(seq "$rounds"); do
         # Nanoseconds of all cores per delivered frame, the generator's own work included (alike in every case).
         cpu_ns=$(awk -v b="$busy" -v t="$ticks_per_second" -v d="$delivered" -v s="$seconds" 'BEGIN { printf "%d", (d > 0 ? b * 1e9 / t / (d * s) : 0) }')
         cpu_sum[$name]=$(( ${cpu_sum[$name]:-0} + cpu_ns ))
+        kill -INT "$trafgen_pid" 2>/dev/null || true
         wait "$trafgen_pid" 2>/dev/null || true
         trafgen_pid=
         sleep 0.5  # let the forwarder's ring run empty before it stops
