@@ -225,7 +225,7 @@ stop_forwarder() {  # case; sets `report` to the forwarder's closing counts (not
             case $1 in
                 c-*)
                     [[ "$1" == c-xdp ]] || ip netns exec "$lb" nft delete table netdev ratebench_drop
-                    report="c: $(grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, not sent [0-9]*" "$work/$1.log" | tail -1)" ;;
+                    report="c: $(grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, not sent .*" "$work/$1.log" | tail -1)" ;;
                 *) report="dromos: $(grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, dropped [0-9]*" "$work/$1.log" | tail -1)" ;;
             esac ;;
     esac
