@@ -61,7 +61,7 @@ import csv, sys, collections
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["size"] == "64"]
 points = collections.defaultdict(lambda: collections.defaultdict(list))
 for r in rows:
-    points[r["case"]][r["offer"]].append((float(r["offered"]), float(r["delivered"])))
+    points[r["case"]][r["offer"]].append((float(r["offered_pps"]), float(r["delivered_pps"])))
 with open(sys.argv[2], "w") as out:
     for case in sorted(points):
         out.write(f'"{case}"\n')

@@ -12,6 +12,8 @@
 #          of dromos is made only when a dromos case is chosen).
 #        SIZE: the Ethernet frame without FCS, in bytes (default 64).
 #        OFFER: trafgen's --rate, a fixed offered rate (loss = 100% - delivered share); default: as fast as it can.
+#        PERF_RECORD=DIR: `perf record -a -g` over each case's window, DIR/CASE-SIZE.data and the top symbols
+#        (comm, object, symbol; above 1%) in DIR/CASE-SIZE.txt. Sampling costs a little of every case.
 #        CSV: appends one line per case and round (header when the file is new or empty), for plotting
 #          delivered against offered per forwarder.
 #        RUN_ARGS go to every `dromos run` case, AFPACKET_ARGS only to --io afpacket (libpcap refuses
@@ -274,7 +276,15 @@ for round in $(seq "$rounds"); do
         arrived_before=$(counter "$lb" lb0 rx_packets)
         drops_before=$(backlog_drops)
         busy_before=$(busy_ticks)
-        sleep "$seconds"
+        if [ -n "${PERF_RECORD:-}" ]; then
+            # The profile of every core over the window (the kernel's share included: it is most of the
+            # cost), then the symbols above 1% by command and object.
+            perf record -q -a -g -o "$PERF_RECORD/$name-$size.data" -- sleep "$seconds" 2>/dev/null
+            perf report -q -i "$PERF_RECORD/$name-$size.data" --stdio --no-children --sort comm,dso,sym --percent-limit 1 \
+                -g none 2>/dev/null > "$PERF_RECORD/$name-$size.txt" || true
+        else
+            sleep "$seconds"
+        fi
         busy=$(( $(busy_ticks) - busy_before ))
         drops=$(( ($(backlog_drops) - drops_before) / seconds ))
         arrived=$(( ($(counter "$lb" lb0 rx_packets) - arrived_before) / seconds ))

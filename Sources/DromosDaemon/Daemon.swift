@@ -162,6 +162,9 @@ public final class Daemon: @unchecked Sendable {
             }
             var template = PcapLiveConfiguration(interface: config.interface)
             template.fanout = group
+            // The interface coalesces nothing (refused above otherwise): no frame exceeds the MTU, and
+            // MTU-sized snapshots give libpcap's ring slots of that size instead of 64 KiB ones.
+            if let mtu = Self.interfaceMTU(config.interface) { template.snapshotLength = PcapLiveConfiguration.frameLimit(mtu: mtu) }
             opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "libpcap") { _ throws(PcapLiveError) in
                 try PcapLivePort(template)
             }
@@ -375,6 +378,12 @@ public final class Daemon: @unchecked Sendable {
         }, context)
         precondition(created == 0, "pthread_create failed: \(created)")
         return thread
+    }
+
+    /// The interface's MTU as the kernel lists it; nil when it cannot be read (the default snapshot stays).
+    static func interfaceMTU(_ interface: String) -> Int? {
+        guard let text = try? Files.readText("/sys/class/net/\(interface)/mtu") else { return nil }
+        return Int(text.filter { !$0.isWhitespace })
     }
 
     /// libpcap has no vnet header: a GRO/LRO super-frame larger than the MTU would be handed over as

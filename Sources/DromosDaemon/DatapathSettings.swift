@@ -61,6 +61,6 @@ public struct DatapathSettings: Sendable {
 
     static func describe(_ settings: PcapLiveConfiguration) -> String {
         "libpcap \(PcapLivePort.libraryVersion) (immediate mode, buffer \(settings.bufferSize >> 20) MiB, "
-            + "pcap_inject per frame, no vnet header)"
+            + "snapshot length \(settings.snapshotLength), pcap_inject per frame, no vnet header)"
     }
 }

@@ -32,7 +32,7 @@ public final class XDPAttachment: @unchecked Sendable {
     public init(interfaceIndex: Int32, allowNative: Bool = true) throws(XDPError) {
         self.interfaceIndex = interfaceIndex
         var image = XDPProgramImage.bytes
-        var options = bpf_object_open_opts()
+        var options = Self.zeroed(bpf_object_open_opts())
         options.sz = MemoryLayout<bpf_object_open_opts>.size
         let object = image.withUnsafeMutableBytes { bytes in bpf_object__open_mem(bytes.baseAddress, bytes.count, &options) }
         guard let object, libbpf_get_error(UnsafeRawPointer(object)) == 0 else {
@@ -81,7 +81,7 @@ public final class XDPAttachment: @unchecked Sendable {
     public func detach() -> String? {
         state.withLock { state -> String? in
             guard let program = state.program else { return nil }
-            var options = bpf_xdp_attach_opts()
+            var options = Self.zeroed(bpf_xdp_attach_opts())
             options.sz = MemoryLayout<bpf_xdp_attach_opts>.size
             options.old_prog_fd = xdp_program__fd(program)
             let flags = UInt32(XDP_FLAGS_REPLACE) | UInt32(mode == .native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE)
@@ -131,6 +131,14 @@ public final class XDPAttachment: @unchecked Sendable {
             var key = (v6.high.bigEndian, v6.low.bigEndian)
             return withUnsafeBytes(of: &key) { body($0.baseAddress!, vips6Map) }
         }
+    }
+
+    /// `value` with every byte zero, padding included: libbpf refuses an options struct whose bytes past
+    /// its last field are not zero, and Swift's initializer leaves padding as the stack had it.
+    static func zeroed<Options>(_ value: Options) -> Options {
+        var value = value
+        withUnsafeMutableBytes(of: &value) { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        return value
     }
 
     static func text(_ code: Int32) -> String {

@@ -6,6 +6,7 @@ import DromosWire
 /// the stack of `receive`. The callback only copies; the body runs in `receive` (see there why).
 struct PcapFrameSlot {
     let scratch: UnsafeMutableRawPointer
+    let capacity: Int
     /// Bytes copied into `scratch`, or -1: no frame, or one cut by the snapshot length.
     var captured = -1
     var length = 0
@@ -21,7 +22,7 @@ struct PcapFrameSlot {
         let slot = UnsafeMutableRawPointer(user).assumingMemoryBound(to: PcapFrameSlot.self)
         let captured = Int(header.pointee.caplen)
         let length = Int(header.pointee.len)
-        guard captured == length, captured <= PcapLiveConfiguration.snapshotLength else {
+        guard captured == length, captured <= slot.pointee.capacity else {
             // Cut by the snapshot length: never handed over, so never forwarded short.
             slot.pointee.truncated &+= 1
             return
@@ -49,7 +50,7 @@ extension PcapLivePort {
     /// without a system call, and only a dispatch that finds it empty polls it (timeout 0).
     public func receive(budget: Int, _ body: (inout ReceivedFrame) -> Void) -> Int {
         let handle = self.handle
-        var slot = PcapFrameSlot(scratch: scratch)
+        var slot = PcapFrameSlot(scratch: scratch, capacity: configuration.snapshotLength)
         var handed = 0
         var bytes: UInt64 = 0
         var attempts = 0

@@ -66,7 +66,11 @@ public final class PcapLivePort {
             }
             try check("pcap_set_immediate_mode", pcap_set_immediate_mode(handle, 1))
             try check("pcap_set_buffer_size", pcap_set_buffer_size(handle, Int32(configuration.bufferSize)))
-            try check("pcap_set_snaplen", pcap_set_snaplen(handle, Int32(PcapLiveConfiguration.snapshotLength)))
+            guard configuration.snapshotLength >= 64, configuration.snapshotLength <= 262_144 else {
+                throw PcapLiveError(interface: interface, call: "configuration",
+                                    message: "snapshot length \(configuration.snapshotLength) must be 64...262144 bytes")
+            }
+            try check("pcap_set_snaplen", pcap_set_snaplen(handle, Int32(configuration.snapshotLength)))
             let nano = pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
             let status = pcap_activate(handle)
             if status < 0 { throw failure("pcap_activate", status) }
@@ -105,7 +109,7 @@ public final class PcapLivePort {
         }
         self.configuration = configuration
         self.handle = handle
-        scratch = UnsafeMutableRawPointer.allocate(byteCount: PcapLiveConfiguration.snapshotLength, alignment: 64)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: configuration.snapshotLength, alignment: 64)
     }
 
     deinit {
