@@ -8,8 +8,9 @@
 #   2 s at two offered rates only (to check that everything works, not to measure).
 #
 # Writes OUTPUT_DIRECTORY/rate.csv (one line per case, round, size and offered rate), tcp.csv,
+# profiles/CASE-64.txt (perf's top symbols over all cores at full offer, 64-byte frames),
 # rate-64.png (delivered against offered pps per forwarder, 64-byte frames), and the full text of every
-# run (*.txt). Installs what it lacks from Debian (netsniff-ng, nftables, wrk, haproxy, nginx-light,
+# run (*.txt). Installs what it lacks from Debian (netsniff-ng, nftables, wrk, haproxy, nginx-light, linux-perf,
 # gnuplot-nox). The machine must be otherwise idle: the figures are ratios measured side by side, and
 # the CPU-per-frame figure counts every core's busy time.
 set -euo pipefail
@@ -24,7 +25,7 @@ offers_512=(100000 200000 full)
 if [ -n "${QUICK:-}" ]; then rounds=1 seconds=2 offers=(100000 full) offers_512=(full); fi
 
 missing=()
-for pair in trafgen:netsniff-ng nft:nftables wrk:wrk haproxy:haproxy nginx:nginx-light gnuplot:gnuplot-nox; do
+for pair in trafgen:netsniff-ng nft:nftables wrk:wrk haproxy:haproxy nginx:nginx-light gnuplot:gnuplot-nox perf:linux-perf; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -38,9 +39,13 @@ rate() {  # size offer
     local name="rate-$1-$2"
     echo "perf-report: rate, $1-byte frames, offered ${2}"
     # shellcheck disable=SC2046 # OFFER is unset for the full offer
-    env SIZE="$1" ROUNDS="$rounds" CSV="$out/rate.csv" $([ "$2" = full ] || echo "OFFER=${2}pps") \
+    # At full offer with 64-byte frames, each case is also profiled (perf record over all cores).
+    local profile=
+    if [ "$2" = full ] && [ "$1" = 64 ]; then profile="$out/profiles"; mkdir -p "$profile"; fi
+    env SIZE="$1" ROUNDS="$rounds" CSV="$out/rate.csv" PERF_RECORD="$profile" $([ "$2" = full ] || echo "OFFER=${2}pps") \
         bash tools/rate-bench.sh "$seconds" > "$out/$name.txt" 2>&1 || { cat "$out/$name.txt" >&2; exit 1; }
     sed -n '/^Means/,$p' "$out/$name.txt"
+    if [ -n "$profile" ]; then rm -f "$profile"/*.data; fi  # the top symbols stay in CASE-64.txt
 }
 for offer in "${offers[@]}"; do rate 64 "$offer"; done
 for offer in "${offers_512[@]}"; do rate 512 "$offer"; done
