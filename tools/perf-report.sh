@@ -20,7 +20,7 @@ out=${1:-docs/perf}
 mkdir -p "$out"
 rounds=${ROUNDS:-2}
 seconds=${SECONDS_PER_CASE:-3}
-offers=(50000 100000 150000 200000 250000 300000 full)
+offers=(50000 100000 150000 200000 250000 full)
 offers_512=(100000 200000 full)
 if [ -n "${QUICK:-}" ]; then rounds=1 seconds=2 offers=(100000 full) offers_512=(full); fi
 

@@ -13,7 +13,6 @@
 #        SIZE: the Ethernet frame without FCS, in bytes (default 64).
 #        OFFER: trafgen's --rate, a fixed offered rate (loss = 100% - delivered share); default: as fast as it can.
 #        DROMOS: a dromos binary to measure instead of this checkout's release build.
-#        XDP_NAPI: threaded (default; lb0's NAPI thread pinned to core 1) or softirq (see napi_on_core_1).
 #        PERF_RECORD=DIR: `perf record -a -g` over each case's window, DIR/CASE-SIZE.data and the top symbols
 #        (comm, object, symbol; above 1%) in DIR/CASE-SIZE.txt. Sampling costs a little of every case.
 #        CSV: appends one line per case and round (header when the file is new or empty), for plotting
@@ -183,23 +182,6 @@ if chosen c-xdp; then
 fi
 for name in "${!skipped[@]}"; do echo "rate-bench: the $name case is skipped: ${skipped[$name]}" >&2; done
 
-# XDP_NAPI=threaded (default): lb0's NAPI (where native XDP runs its program and copies into the UMEM)
-# becomes a kernel thread pinned to core 1, so that all of the forwarding work is on the forwarder's core
-# as in the other cases (RPS), and as on a NIC whose queue interrupt is steered to the forwarder's core.
-# XDP_NAPI=softirq leaves it in the veth's softirq on the sending core (the generator's).
-xdp_napi=${XDP_NAPI:-threaded}
-napi_on_core_1() {
-    ip netns exec "$lb" sh -c 'echo 1 > /sys/class/net/lb0/threaded'
-    local pinned=0
-    for _ in $(seq 40); do
-        for pid in $(pgrep -x "napi/lb0-[0-9]+" || true); do taskset -pc 1 "$pid" >/dev/null && pinned=$((pinned + 1)); done
-        [ "$pinned" -gt 0 ] && return 0
-        sleep 0.05
-    done
-    echo "rate-bench: no NAPI thread of lb0 to pin (XDP_NAPI=threaded)" >&2
-    exit 1
-}
-
 start_forwarder() {  # case
     local forwarder=(ip netns exec "$lb" taskset -c 1) machine=(lb0 0 "$vip" "$balancer_mac" "${backend_macs[@]}")
     case $1 in
@@ -220,10 +202,7 @@ start_forwarder() {  # case
     forwarder_pid=$!
     for _ in $(seq 200); do
         # -s: the forwarder's shell may not have created the log yet.
-        if grep -qs -E "running:|: running on" "$work/$1.log"; then
-            [[ "$1" == *xdp && "$xdp_napi" == threaded ]] && napi_on_core_1
-            return 0
-        fi
+        grep -qs -E "running:|: running on" "$work/$1.log" && return 0
         kill -0 "$forwarder_pid" 2>/dev/null || break
         sleep 0.05
     done
@@ -253,7 +232,6 @@ stop_forwarder() {  # case; sets `report` to the forwarder's closing counts (not
                 *) report="dromos: $(grep -o "received [0-9]*, forwarded [0-9]*, passed [0-9]*, dropped [0-9]*" "$work/$1.log" | tail -1)" ;;
             esac ;;
     esac
-    ip netns exec "$lb" sh -c 'echo 0 > /sys/class/net/lb0/threaded' 2>/dev/null || true
     # The next case must find lb0 as the lab made it.
     if ip -n "$lb" link show lb0 | grep -qw xdp; then
         echo "rate-bench: the $1 forwarder left an XDP program on lb0" >&2
