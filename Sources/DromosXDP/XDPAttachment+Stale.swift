@@ -11,8 +11,10 @@ extension XDPAttachment {
     /// Dromos's when its id is that one (the kernel does not reuse ids while it runs), else when its name
     /// is `programName`; reading the name needs CAP_SYS_ADMIN, the id does not.
     public static func detachStale(interfaceIndex: Int32, recordedProgramID: UInt32?) throws(XDPError) -> String? {
-        var query = zeroed(bpf_xdp_query_opts())
-        query.sz = MemoryLayout<bpf_xdp_query_opts>.size
+        var query = bpf_xdp_query_opts()
+        zero(&query)
+        // Up to the end of the last field: no padding for libbpf to check.
+        query.sz = MemoryLayout<bpf_xdp_query_opts>.offset(of: \.attach_mode)! + MemoryLayout<UInt8>.size
         let queried = bpf_xdp_query(interfaceIndex, 0, &query)
         guard queried == 0 else { throw XDPError(step: "asking which XDP program the interface has", reason: text(queried)) }
         let attachedID = query.attach_mode == UInt8(XDP_ATTACHED_SKB) ? query.skb_prog_id : query.drv_prog_id

@@ -32,7 +32,8 @@ public final class XDPAttachment: @unchecked Sendable {
     public init(interfaceIndex: Int32, allowNative: Bool = true) throws(XDPError) {
         self.interfaceIndex = interfaceIndex
         var image = XDPProgramImage.bytes
-        var options = Self.zeroed(bpf_object_open_opts())
+        var options = bpf_object_open_opts()
+        Self.zero(&options)
         options.sz = MemoryLayout<bpf_object_open_opts>.size
         let object = image.withUnsafeMutableBytes { bytes in bpf_object__open_mem(bytes.baseAddress, bytes.count, &options) }
         guard let object, libbpf_get_error(UnsafeRawPointer(object)) == 0 else {
@@ -81,8 +82,10 @@ public final class XDPAttachment: @unchecked Sendable {
     public func detach() -> String? {
         state.withLock { state -> String? in
             guard let program = state.program else { return nil }
-            var options = Self.zeroed(bpf_xdp_attach_opts())
-            options.sz = MemoryLayout<bpf_xdp_attach_opts>.size
+            var options = bpf_xdp_attach_opts()
+            Self.zero(&options)
+            // Up to the end of the last field: no padding for libbpf to check.
+            options.sz = MemoryLayout<bpf_xdp_attach_opts>.offset(of: \.old_prog_fd)! + MemoryLayout<Int32>.size
             options.old_prog_fd = xdp_program__fd(program)
             let flags = UInt32(XDP_FLAGS_REPLACE) | UInt32(mode == .native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE)
             let result = bpf_xdp_detach(interfaceIndex, flags, &options)
@@ -133,12 +136,11 @@ public final class XDPAttachment: @unchecked Sendable {
         }
     }
 
-    /// `value` with every byte zero, padding included: libbpf refuses an options struct whose bytes past
-    /// its last field are not zero, and Swift's initializer leaves padding as the stack had it.
-    static func zeroed<Options>(_ value: Options) -> Options {
-        var value = value
-        withUnsafeMutableBytes(of: &value) { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) }
-        return value
+    /// Every byte of `options` zero, padding included, in place: libbpf refuses an options struct whose
+    /// bytes past its last field are not zero, and Swift neither zeroes padding nor keeps it in a copy
+    /// (zeroing a copy and returning it left the padding as the stack had it).
+    static func zero<Options>(_ options: inout Options) {
+        withUnsafeMutableBytes(of: &options) { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) }
     }
 
     static func text(_ code: Int32) -> String {
