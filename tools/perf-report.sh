@@ -45,7 +45,7 @@ rate() {  # size offer
     env SIZE="$1" ROUNDS="$rounds" CSV="$out/rate.csv" PERF_RECORD="$profile" $([ "$2" = full ] || echo "OFFER=${2}pps") \
         bash tools/rate-bench.sh "$seconds" > "$out/$name.txt" 2>&1 || { cat "$out/$name.txt" >&2; exit 1; }
     sed -n '/^Means/,$p' "$out/$name.txt"
-    if [ -n "$profile" ]; then rm -f "$profile"/*.data; fi  # the top symbols stay in CASE-64.txt
+    if [ -n "$profile" ]; then rm -f "$profile"/*.data "$profile"/*.data.old; fi  # the top symbols stay in CASE-64.txt
 }
 for offer in "${offers[@]}"; do rate 64 "$offer"; done
 for offer in "${offers_512[@]}"; do rate 512 "$offer"; done
