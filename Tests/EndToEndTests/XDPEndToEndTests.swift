@@ -15,16 +15,21 @@ final class XDPEndToEndTests: DaemonLabTest {
         try await lab.exec(net.balancer, ["ip", "link", "show", "lb0"]).contains("xdp")
     }
 
-    @Test func connectionsGoThroughTheSocketsAndTheProgramGoesWithTheDaemon() async throws {
+    /// The lab with HTTP servers on the backends, finished checksums from the client's side of lb0 (AF_XDP
+    /// has no vnet header; the first test tries the default later), and a maglev config.
+    func servedLab() async throws -> (net: Topology, servers: [RunningCommand], config: URL) {
         let net = try await topology()
         let servers = try await net.backends.enumerated().asyncMap { index, backend in
             try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
         }
-        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
         for server in servers { #expect(await waitForText("listening", in: server.output)) }
-        // Finished checksums from the client's side of the link (AF_XDP has no vnet header); the default is tried below.
         try await lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
-        let config = try writeConfig(scheduler: "maglev")
+        return (net, servers, try writeConfig(scheduler: "maglev"))
+    }
+
+    @Test func connectionsGoThroughTheSocketsAndTheProgramGoesWithTheDaemon() async throws {
+        let (net, servers, config) = try await servedLab()
+        defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
         defer { try? FileManager.default.removeItem(at: config) }
         let daemon = try await lab.start(net.balancer, [Self.dromos, "run", "--config", config.path, "--io", "xdp"])
         defer { if daemon.isRunning { daemon.terminate() } }
@@ -89,14 +94,8 @@ final class XDPEndToEndTests: DaemonLabTest {
         let only = "-all," + capabilities.joined(separator: ",")
         let limited = ["setpriv", "--reuid", "0", "--bounding-set=\(only)", "--inh-caps=\(only)", "--ambient-caps=\(only)", Self.dromos]
 
-        let net = try await topology()
-        let servers = try await net.backends.enumerated().asyncMap { index, backend in
-            try await lab.start(backend, Services.nameServer(name: "s\(index + 1)", port: 80))
-        }
+        let (net, servers, config) = try await servedLab()
         defer { servers.forEach { if $0.isRunning { $0.terminate() } } }
-        for server in servers { #expect(await waitForText("listening", in: server.output)) }
-        try await lab.exec(net.bridge, ["ethtool", "-K", net.balancerPeer, "tx", "off", "tso", "off", "gso", "off"])
-        let config = try writeConfig(scheduler: "maglev")
         defer { try? FileManager.default.removeItem(at: config) }
 
         let daemon = try await lab.start(net.balancer, limited + ["run", "--config", config.path, "--io", "xdp"])
