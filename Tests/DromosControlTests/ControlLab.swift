@@ -161,8 +161,10 @@ final class ControlLab: @unchecked Sendable {
 
     func client() throws -> ControlClient { try ControlClient(path: socketPath) }
 
-    /// One request on a fresh connection.
-    func ask(_ line: String) throws -> ParsedJSON { try client().request(line) }
+    /// One request on a fresh connection. 30 s, like the worker mailbox's wait: a pool change waits for
+    /// the lab's worker thread to adopt the table, and with the whole suite running in parallel on two
+    /// cores that thread once took longer than the client's default 10 s (a fresh-clone run, load 10).
+    func ask(_ line: String) throws -> ParsedJSON { try client().request(line, timeoutMilliseconds: 30_000) }
 
     var stateFileText: String { (try? String(contentsOfFile: statePath, encoding: .utf8)) ?? "" }
 }
