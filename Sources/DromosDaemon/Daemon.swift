@@ -81,7 +81,7 @@ public final class Daemon: @unchecked Sendable {
     /// The pool to start from (config file or state file, see ``ControlPlane/startingPool``) and the
     /// control plane that owns it from here on.
     func startControlPlane(_ config: DromosConfig) throws(Failure) -> ControlPlane {
-        cover = VIPCover(interface: config.interface)
+        cover = VIPCover(interface: config.interface, controlSocket: config.controlSocket)
         let stateFile = config.statePath.map(StateFile.init(path:))
         let interface = config.interface
         let hooks = ControlHooks(
@@ -171,7 +171,7 @@ public final class Daemon: @unchecked Sendable {
             logger.info("datapath: \(DatapathSettings.describe(template)), \(workerCount) worker(s) in fanout group \(group.groupID) on pcap_fileno")
         case .xdp:
             let attachment = try attachXDP(interface: config.interface, workers: workerCount)
-            try cover.use(attachment, recordedBeside: config.controlSocket)
+            try cover.use(attachment)
             opened = try openWorkers(config: config, sourceMAC: ownMAC, table: table, publisher: publisher, kind: "AF_XDP") { index throws(XDPError) in
                 var port = AFXDPPort.Configuration(interface: config.interface)
                 port.queue = UInt32(index)

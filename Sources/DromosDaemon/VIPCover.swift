@@ -10,19 +10,21 @@ import Synchronization
 final class VIPCover: Sendable {
     let interface: String
     private let attachment = Mutex<XDPAttachment?>(nil)
-    /// Where the program's id is written down for `dromos cleanup` (`XDPProgramRecord`).
-    private let recordSocket = Mutex<String?>(nil)
+    /// Beside it the XDP program's id is written down for `dromos cleanup` (`XDPProgramRecord`).
+    let controlSocket: String
 
-    init(interface: String) { self.interface = interface }
+    init(interface: String, controlSocket: String) {
+        self.interface = interface
+        self.controlSocket = controlSocket
+    }
 
     /// From here on the VIP map of `xdp` covers the VIPs, not the nftables rule. Its id is recorded beside
     /// the control socket; without the record a cleanup lacking CAP_SYS_ADMIN could not tell it is ours.
-    func use(_ xdp: XDPAttachment, recordedBeside controlSocket: String) throws(Daemon.Failure) {
+    func use(_ xdp: XDPAttachment) throws(Daemon.Failure) {
         attachment.withLock { $0 = xdp }
         do throws(Files.Failure) { try XDPProgramRecord.write(xdp.programID, controlSocket: controlSocket) } catch {
             throw Daemon.Failure(lines: ["--io xdp: cannot record the XDP program's id for dromos cleanup: \(error)"])
         }
-        recordSocket.withLock { $0 = controlSocket }
     }
 
     var xdp: XDPAttachment? { attachment.withLock { $0 } }
@@ -62,7 +64,7 @@ final class VIPCover: Sendable {
                 return ("", "could not detach the XDP program from \(interface) (dromos cleanup does, or by hand: ip link set dev "
                         + "\(interface) xdp off): \(problem)")
             }
-            if let socket = recordSocket.withLock({ $0 }) { XDPProgramRecord.remove(controlSocket: socket) }
+            XDPProgramRecord.remove(controlSocket: controlSocket)
             return ("detached the XDP program from \(interface)", nil)
         }
         do throws(KernelDropRule.Failure) {

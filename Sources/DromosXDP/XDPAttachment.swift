@@ -65,7 +65,7 @@ public final class XDPAttachment: @unchecked Sendable {
         vips6Map = bpf_object__find_map_fd_by_name(bpfObject, "dromos_vips6")
         countsMap = bpf_object__find_map_fd_by_name(bpfObject, "dromos_counts")
         guard socketsMap >= 0, vips4Map >= 0, vips6Map >= 0, countsMap >= 0 else {
-            _ = xdp_program__detach(program, interfaceIndex, attached == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0)
+            _ = Self.detach(program, from: interfaceIndex, mode: attached)
             xdp_program__close(program)
             throw XDPError(step: "finding the XDP program's maps", reason: "the embedded program lacks one (a build problem)")
         }
@@ -82,17 +82,21 @@ public final class XDPAttachment: @unchecked Sendable {
     public func detach() -> String? {
         state.withLock { state -> String? in
             guard let program = state.program else { return nil }
-            var options = bpf_xdp_attach_opts()
-            Self.zero(&options)
-            // Up to the end of the last field: no padding for libbpf to check.
-            options.sz = MemoryLayout<bpf_xdp_attach_opts>.offset(of: \.old_prog_fd)! + MemoryLayout<Int32>.size
-            options.old_prog_fd = xdp_program__fd(program)
-            let flags = UInt32(XDP_FLAGS_REPLACE) | UInt32(mode == .native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE)
-            let result = bpf_xdp_detach(interfaceIndex, flags, &options)
+            let result = Self.detach(program, from: interfaceIndex, mode: mode)
             xdp_program__close(program)
             state.program = nil
             return result == 0 ? nil : Self.text(result)
         }
+    }
+
+    private static func detach(_ program: OpaquePointer, from interfaceIndex: Int32, mode: Mode) -> Int32 {
+        var options = bpf_xdp_attach_opts()
+        zero(&options)
+        // Up to the end of the last field: no padding for libbpf to check.
+        options.sz = MemoryLayout<bpf_xdp_attach_opts>.offset(of: \.old_prog_fd)! + MemoryLayout<Int32>.size
+        options.old_prog_fd = xdp_program__fd(program)
+        let flags = UInt32(XDP_FLAGS_REPLACE) | UInt32(mode == .native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE)
+        return bpf_xdp_detach(interfaceIndex, flags, &options)
     }
 
     /// Makes the VIP maps hold exactly `vips`: new ones first, then the ones that went, so that a VIP
