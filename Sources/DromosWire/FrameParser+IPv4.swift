@@ -1,7 +1,7 @@
 extension FrameParser {
-    static let ipv4MinimumHeaderLength = 20
+    @inlinable static var ipv4MinimumHeaderLength: Int { 20 }
 
-    @inline(__always)
+    @inlinable @inline(always)
     static func parseIPv4(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         let start = parsed.l3Offset
         parsed.l3 = .ipv4
@@ -16,11 +16,12 @@ extension FrameParser {
         }
         // The addresses sit at fixed offsets of the 20 bytes just checked: known even when a later check
         // fails, so a broken frame to a VIP can be told from one that is not ours.
-        parsed.ipProtocol = bytes.u8(start &+ 9)
-        parsed.flow = FlowKey(
-            source: .v4(IPv4Address(rawValue: bytes.u32(start &+ 12))),
-            destination: .v4(IPv4Address(rawValue: bytes.u32(start &+ 16))),
-            ipProtocol: parsed.ipProtocol)
+        let ipProtocol = bytes.u8(start &+ 9)
+        parsed.ipProtocol = ipProtocol
+        parsed.key = FlowKey(sourceHigh: 0, sourceLow: UInt64(bytes.u32(start &+ 12)),
+                             destinationHigh: 0, destinationLow: UInt64(bytes.u32(start &+ 16)),
+                             rest: UInt64(ipProtocol) << 8)
+        parsed.flags |= ParsedFrame.Flags.hasFlow
         let headerLength = Int(versionAndLength & 0x0f) &* 4
         guard headerLength >= ipv4MinimumHeaderLength else {
             parsed.status = .ipv4BadHeaderLength
@@ -40,16 +41,17 @@ extension FrameParser {
             return
         }
         parsed.fragmentID = UInt32(bytes.u16(start &+ 4))
-        parsed.fragmentProtocol = parsed.ipProtocol
+        parsed.fragmentProtocol = ipProtocol
         parsed.fragment = ipv4FragmentKind(bytes.u16(start &+ 6))
         parsed.l3End = start &+ totalLength
-        parsed.l4Offset = start &+ headerLength
+        // At most 22 + 60.
+        parsed._l4Offset = UInt16(truncatingIfNeeded: start &+ headerLength)
         guard parsed.fragment != .later else { return }
         parseTransport(bytes, &parsed)
     }
 
     /// The flags-and-offset word: a non-zero offset is a later fragment, MF alone a first one.
-    @inline(__always)
+    @inlinable @inline(always)
     static func ipv4FragmentKind(_ flagsAndOffset: UInt16) -> FragmentKind {
         if flagsAndOffset & 0x1fff != 0 { return .later }
         return flagsAndOffset & 0x2000 != 0 ? .first : .none
@@ -57,6 +59,7 @@ extension FrameParser {
 
     /// The IPv4 header an ICMP error quotes. Only its own header length is checked: the quote is cut
     /// by design, so its total length says nothing about what follows.
+    @usableFromInline
     static func parseQuotedIPv4(_ bytes: ByteView, _ parsed: inout ParsedFrame, at start: Int) {
         let end = parsed.l3End
         guard bytes.contains(ipv4MinimumHeaderLength, at: start, end: end) else {
@@ -73,10 +76,9 @@ extension FrameParser {
             parsed.status = .truncatedICMPInner
             return
         }
-        let quoted = FlowKey(
-            source: .v4(IPv4Address(rawValue: bytes.u32(start &+ 12))),
-            destination: .v4(IPv4Address(rawValue: bytes.u32(start &+ 16))),
-            ipProtocol: bytes.u8(start &+ 9))
+        let quoted = FlowKey(sourceHigh: 0, sourceLow: UInt64(bytes.u32(start &+ 12)),
+                             destinationHigh: 0, destinationLow: UInt64(bytes.u32(start &+ 16)),
+                             rest: UInt64(bytes.u8(start &+ 9)) << 8)
         let isLaterFragment = ipv4FragmentKind(bytes.u16(start &+ 6)) == .later
         adoptQuotedFlow(bytes, &parsed, quoted, transportAt: start &+ headerLength, hasTransport: !isLaterFragment)
     }

@@ -1,16 +1,23 @@
 extension FrameParser {
-    static let ipv6HeaderLength = 40
+    @inlinable static var ipv6HeaderLength: Int { 40 }
 
     /// Where a walk over an IPv6 header chain stands.
+    @usableFromInline
     struct IPv6Chain {
-        var nextHeader: UInt8
-        var offset: Int
-        var fragment: FragmentKind = .none
-        var fragmentID: UInt32 = 0
-        var fragmentNextHeader: UInt8 = 0
+        @usableFromInline var nextHeader: UInt8
+        @usableFromInline var offset: Int
+        @usableFromInline var fragment: FragmentKind = .none
+        @usableFromInline var fragmentID: UInt32 = 0
+        @usableFromInline var fragmentNextHeader: UInt8 = 0
+
+        @inlinable
+        init(nextHeader: UInt8, offset: Int) {
+            self.nextHeader = nextHeader
+            self.offset = offset
+        }
     }
 
-    @inline(__always)
+    @inlinable @inline(always)
     static func parseIPv6(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         let start = parsed.l3Offset
         parsed.l3 = .ipv6
@@ -24,10 +31,10 @@ extension FrameParser {
         }
         // As for IPv4: the fixed header's addresses are known before the lengths are judged.
         parsed.ipProtocol = bytes.u8(start &+ 6)
-        parsed.flow = FlowKey(
-            source: .v6(IPv6Address(high: bytes.u64(start &+ 8), low: bytes.u64(start &+ 16))),
-            destination: .v6(IPv6Address(high: bytes.u64(start &+ 24), low: bytes.u64(start &+ 32))),
-            ipProtocol: parsed.ipProtocol)
+        parsed.key = FlowKey(sourceHigh: bytes.u64(start &+ 8), sourceLow: bytes.u64(start &+ 16),
+                             destinationHigh: bytes.u64(start &+ 24), destinationLow: bytes.u64(start &+ 32),
+                             rest: UInt64(parsed.ipProtocol) << 8 | FlowKey.sourceIsIPv6 | FlowKey.destinationIsIPv6)
+        parsed.flags |= ParsedFrame.Flags.hasFlow
         var payloadLength = Int(bytes.u16(start &+ 4))
         if payloadLength == 0 && bytes.u8(start &+ 6) == IPProtocolNumber.ipv6HopByHop {
             payloadLength = jumboPayloadLength(bytes, hopByHopAt: start &+ ipv6HeaderLength) ?? 0
@@ -40,8 +47,9 @@ extension FrameParser {
         var chain = IPv6Chain(nextHeader: bytes.u8(start &+ 6), offset: start &+ ipv6HeaderLength)
         let status = walkExtensionHeaders(bytes, &chain, end: parsed.l3End)
         parsed.ipProtocol = chain.nextHeader
-        parsed.flow?.ipProtocol = chain.nextHeader
-        parsed.l4Offset = chain.offset
+        parsed.key.ipProtocol = chain.nextHeader
+        // At most 22 + 40 + 8 headers of at most 2 KiB (`walkExtensionHeaders`).
+        parsed._l4Offset = UInt16(truncatingIfNeeded: chain.offset)
         parsed.fragment = chain.fragment
         parsed.fragmentID = chain.fragmentID
         parsed.fragmentProtocol = chain.fragmentNextHeader
@@ -56,6 +64,7 @@ extension FrameParser {
     /// A jumbogram (RFC 2675) has payload length 0 and its real length in a hop-by-hop option. Linux
     /// builds them for BIG TCP GRO super-frames, which packet sockets see. The walk is bounded by the
     /// header's own length (at most 2 KiB) and the capture.
+    @usableFromInline
     static func jumboPayloadLength(_ bytes: ByteView, hopByHopAt header: Int) -> Int? {
         guard bytes.contains(2, at: header) else { return nil }
         let end = header &+ (Int(bytes.u8(header &+ 1)) &+ 1) &* 8
@@ -84,6 +93,7 @@ extension FrameParser {
     /// Follows hop-by-hop, routing, fragment, destination-options and AH headers up to the upper-layer
     /// header, at most `maxIPv6ExtensionHeaders` of them. Stops at a later fragment: what follows its
     /// fragment header is the middle of a datagram, not a header.
+    @usableFromInline
     static func walkExtensionHeaders(_ bytes: ByteView, _ chain: inout IPv6Chain, end: Int) -> ParseStatus {
         var walked = 0
         while true {
@@ -124,6 +134,7 @@ extension FrameParser {
     }
 
     /// The IPv6 header an ICMPv6 error quotes, with its own extension chain.
+    @usableFromInline
     static func parseQuotedIPv6(_ bytes: ByteView, _ parsed: inout ParsedFrame, at start: Int) {
         let end = parsed.l3End
         guard bytes.contains(ipv6HeaderLength, at: start, end: end) else {
@@ -144,10 +155,9 @@ extension FrameParser {
             parsed.status = .truncatedICMPInner
             return
         }
-        let quoted = FlowKey(
-            source: .v6(IPv6Address(high: bytes.u64(start &+ 8), low: bytes.u64(start &+ 16))),
-            destination: .v6(IPv6Address(high: bytes.u64(start &+ 24), low: bytes.u64(start &+ 32))),
-            ipProtocol: chain.nextHeader)
+        let quoted = FlowKey(sourceHigh: bytes.u64(start &+ 8), sourceLow: bytes.u64(start &+ 16),
+                             destinationHigh: bytes.u64(start &+ 24), destinationLow: bytes.u64(start &+ 32),
+                             rest: UInt64(chain.nextHeader) << 8 | FlowKey.sourceIsIPv6 | FlowKey.destinationIsIPv6)
         adoptQuotedFlow(bytes, &parsed, quoted, transportAt: chain.offset, hasTransport: chain.fragment != .later)
     }
 }

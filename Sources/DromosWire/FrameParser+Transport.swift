@@ -1,10 +1,10 @@
 extension FrameParser {
-    static let tcpMinimumHeaderLength = 20
-    static let udpHeaderLength = 8
+    @inlinable static var tcpMinimumHeaderLength: Int { 20 }
+    @inlinable static var udpHeaderLength: Int { 8 }
     static let icmpHeaderLength = 8
 
     /// Reads the transport header at `l4Offset`, bounded by the datagram's end and the capture.
-    @inline(__always)
+    @inlinable @inline(always)
     static func parseTransport(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         let start = parsed.l4Offset
         let end = parsed.l3End
@@ -27,6 +27,34 @@ extension FrameParser {
                 return
             }
             setPorts(bytes, &parsed, at: start)
+        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
+            parsed = parseICMP(bytes, parsed)
+        default:
+            break
+        }
+    }
+
+    @inlinable @inline(always)
+    static func setPorts(_ bytes: ByteView, _ parsed: inout ParsedFrame, at start: Int) {
+        // Source port in the high half, destination in the low, as `FlowKey.setPorts` takes them.
+        parsed.key.setPorts(bytes.u32(start))
+        parsed.flags |= ParsedFrame.Flags.hasPorts
+    }
+
+    /// ICMP over IPv4 and ICMPv6 over IPv6 (not across: an ICMP header in IPv6 is nothing the parser
+    /// reads); an error's quoted header gives the flow. By value, so that only ICMP frames pay for the
+    /// copies (see `parseEthernet`).
+    @usableFromInline
+    static func parseICMP(_ bytes: ByteView, _ frame: ParsedFrame) -> ParsedFrame {
+        var parsed = frame
+        parseICMP(bytes, &parsed)
+        return parsed
+    }
+
+    static func parseICMP(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
+        let start = parsed.l4Offset
+        let end = parsed.l3End
+        switch parsed.ipProtocol {
         case IPProtocolNumber.icmp where parsed.l3 == .ipv4:
             guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
                 parsed.status = .truncatedICMP
@@ -46,13 +74,6 @@ extension FrameParser {
         default:
             break
         }
-    }
-
-    @inline(__always)
-    static func setPorts(_ bytes: ByteView, _ parsed: inout ParsedFrame, at start: Int) {
-        parsed.flow?.sourcePort = bytes.u16(start)
-        parsed.flow?.destinationPort = bytes.u16(start &+ 2)
-        parsed.hasPorts = true
     }
 
     /// Destination unreachable, source quench, time exceeded (the types IPVS steers to the flow's real
@@ -81,13 +102,16 @@ extension FrameParser {
                 parsed.status = .truncatedICMPInner
                 return
             }
-            quoted.sourcePort = bytes.u16(start)
-            quoted.destinationPort = bytes.u16(start &+ 2)
+            quoted.setPorts(bytes.u32(start))
             hasPorts = true
         }
-        parsed.icmpErrorDestination = parsed.flow?.destination
-        parsed.flow = quoted.reversed
-        parsed.hasPorts = hasPorts
-        parsed.isICMPError = true
+        // Where the error was sent: the outer header's destination, which the quoted flow replaces.
+        parsed.extra0 = parsed.key.destinationHigh
+        parsed.extra1 = parsed.key.destinationLow
+        parsed.flags |= ParsedFrame.Flags.hasErrorDestination
+            | (parsed.key.destinationIsIPv6 ? ParsedFrame.Flags.errorDestinationIsIPv6 : 0)
+        parsed.key = quoted.reversed
+        parsed.flags = parsed.flags & ~ParsedFrame.Flags.hasPorts | (hasPorts ? ParsedFrame.Flags.hasPorts : 0)
+            | ParsedFrame.Flags.isICMPError
     }
 }
