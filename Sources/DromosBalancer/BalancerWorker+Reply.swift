@@ -7,7 +7,7 @@ extension BalancerWorker {
     /// written: no MAC of our own is known, or a solicitation without room for the advertisement (a DAD
     /// probe with no options; it is left to the kernel, which ignores it for an address it lacks).
     @usableFromInline
-    func answerNeighbor(_ parsed: ParsedFrame, frame: UnsafeMutableRawBufferPointer) -> Decision? {
+    func answerNeighbor(_ parsed: inout ParsedFrame, frame: UnsafeMutableRawBufferPointer) -> Decision? {
         guard parsed.status == .ok, !parsed.isCaptureTruncated else { return nil }
         if let request = parsed.arp {
             let vip = IPAddress.v4(request.targetIP)

@@ -2,7 +2,6 @@ public import DromosWire
 
 extension BalancerWorker {
     /// Picks a backend for a new flow by the service's scheduler; -1 when none takes new flows.
-    @inlinable
     func schedule(service: Int32, flow: FlowKey) -> Int32 {
         let slot = view.serviceSlots[Int(service)]
         guard slot.usableCount > 0 else { return -1 }
@@ -25,13 +24,11 @@ extension BalancerWorker {
     }
 
     /// Lemire's multiply-shift instead of a modulo: the same slot on every balancer, without a division.
-    @inlinable
     func maglevPick(_ slot: ServiceSlot, hash: UInt64) -> Int32 {
         let index = Int(truncatingIfNeeded: ((hash >> 32) &* UInt64(slot.maglevSize)) >> 32)
         return Int32(truncatingIfNeeded: view.maglev[slot.maglevOffset &+ index])
     }
 
-    @inlinable
     func roundRobin(service: Int32, _ slot: ServiceSlot) -> Int32 {
         var cursor = schedulerStates[Int(service)].cursor &+ 1
         if cursor >= slot.usableCount { cursor = 0 }
@@ -41,7 +38,6 @@ extension BalancerWorker {
 
     /// IPVS's wrr: walk the list, lowering the bar by the weights' gcd at each wrap; a backend is picked
     /// when its weight reaches the bar, so heavier backends come up more often, interleaved.
-    @inlinable
     func weightedRoundRobin(service: Int32, _ slot: ServiceSlot) -> Int32 {
         var state = schedulerStates[Int(service)]
         while true {
@@ -61,7 +57,6 @@ extension BalancerWorker {
 
     /// lc: fewest active flows; wlc: fewest per unit of weight (compared by cross-multiplying, as IPVS
     /// does, to stay in integers). Ties go to the first in address order.
-    @inlinable
     func leastConnections(_ slot: ServiceSlot, weighted: Bool) -> Int32 {
         var best: Int32 = -1
         var bestLoad: Int64 = 0

@@ -25,6 +25,8 @@ public final class BalancerWorker {
     @usableFromInline let malformedCounts: UnsafeMutableBufferPointer<UInt64>
 
     public init(table: ForwardingTable, flowTable spec: FlowTableSpec = FlowTableSpec(), sourceMAC: MACAddress? = nil) {
+        precondition(decisionReasonCount == DecisionReason.allCases.count && parseStatusCount == ParseStatus.allCases.count
+                     && verdictCount == Verdict.allCases.count, "a counter dimension is not its enum's last case + 1")
         self.table = table
         view = table.view
         flows = FlowTable(capacity: spec.capacity, timeouts: FlowTimeouts(spec: spec))
@@ -86,25 +88,57 @@ public final class BalancerWorker {
     }
 
     /// Parses the frame, decides, counts, and on `forward` rewrites its MACs in place.
-    @inlinable
+    ///
+    /// Not inlinable, on purpose: compiled here, the parser's common path and the flow table's lookup
+    /// and touch inline into this one function, which keeps the fields of the parse it reads in
+    /// registers. (Inlined into the caller's module, as it was, it called the parser, the service probe
+    /// and each flow-table method, and copied the 221-byte parse result between them.) A known flow's
+    /// frame is settled by `steerKnownFlow`, without a service lookup; any other frame is parsed again
+    /// and takes the full path, out of line. Keeping the whole parse alive for that path cost the known
+    /// flow about 30 instructions of spills; parsing again costs the other frames about 90.
     public func decide(_ frame: UnsafeMutableRawBufferPointer, wireLength: Int? = nil, now: UInt64) -> Decision {
         let parsed = FrameParser.parse(UnsafeRawBufferPointer(frame), wireLength: wireLength)
-        return decide(parsed, frame: frame, now: now)
+        if let decision = steerKnownFlow(parsed, now: now) { return forward(decision, parsed, frame: frame) }
+        return decideReparsing(frame, wireLength: wireLength, now: now)
+    }
+
+    @inline(never)
+    func decideReparsing(_ frame: UnsafeMutableRawBufferPointer, wireLength: Int?, now: UInt64) -> Decision {
+        var parsed = ParsedFrame(capturedLength: 0, wireLength: 0)
+        FrameParser.parse(UnsafeRawBufferPointer(frame), wireLength: wireLength, into: &parsed)
+        return decideInFull(&parsed, frame: frame, now: now)
     }
 
     /// The same for a frame parsed already (explain shows the parse and the decision together).
-    @inlinable
     public func decide(_ parsed: ParsedFrame, frame: UnsafeMutableRawBufferPointer, now: UInt64) -> Decision {
-        if parsed.l3 == .arp || parsed.ipProtocol == IPProtocolNumber.icmpv6, let reply = answerNeighbor(parsed, frame: frame) {
+        if let decision = steerKnownFlow(parsed, now: now) { return forward(decision, parsed, frame: frame) }
+        var copy = parsed
+        return decideInFull(&copy, frame: frame, now: now)
+    }
+
+    /// Every frame `steerKnownFlow` leaves. The parse comes by `inout`, though nothing changes it, to be
+    /// passed by address: by value, the compiler copies its 130 bytes for the functions it calls.
+    @inline(never)
+    func decideInFull(_ parsed: inout ParsedFrame, frame: UnsafeMutableRawBufferPointer, now: UInt64) -> Decision {
+        if parsed.l3 == .arp || parsed.ipProtocol == IPProtocolNumber.icmpv6, let reply = answerNeighbor(&parsed, frame: frame) {
             count(reply, bytes: parsed.wireLength)
             return reply
         }
-        let decision = classify(parsed, now: now)
+        let decision = classify(&parsed, now: now)
         count(decision, bytes: parsed.wireLength)
         if decision.verdict == .forward {
             let backend = view.backendSlots[Int(decision.backendIndex)]
             _ = MACRewrite.apply(to: frame, destination: backend.mac, source: sourceMAC ?? parsed.destinationMAC)
         }
+        return decision
+    }
+
+    /// Counts a forward decision and rewrites the frame's MACs, as `decideInFull` does.
+    @inline(always)
+    func forward(_ decision: Decision, _ parsed: ParsedFrame, frame: UnsafeMutableRawBufferPointer) -> Decision {
+        count(decision, bytes: parsed.wireLength)
+        let backend = view.backendSlots[Int(decision.backendIndex)]
+        _ = MACRewrite.apply(to: frame, destination: backend.mac, source: sourceMAC ?? parsed.destinationMAC)
         return decision
     }
 
@@ -121,7 +155,7 @@ public final class BalancerWorker {
         return expired
     }
 
-    @inlinable
+    @inline(always)
     func count(_ decision: Decision, bytes: Int) {
         decisionCounts[Int(decision.verdict.rawValue) &* decisionReasonCount &+ Int(decision.reason.rawValue)] &+= 1
         if decision.reason == .malformed {

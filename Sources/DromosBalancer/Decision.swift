@@ -89,7 +89,9 @@ public struct Decision: Sendable, Equatable {
     }
 }
 
-/// Counter-table dimensions, computed once: `allCases` builds an array, which the packet path must not.
-@usableFromInline let decisionReasonCount = DecisionReason.allCases.count
-@usableFromInline let parseStatusCount = ParseStatus.allCases.count
-@usableFromInline let verdictCount = Verdict.allCases.count
+/// Counter-table dimensions: each enum's last case plus one (raw values count up from 0), constants the
+/// compiler folds. `allCases` builds an array, and a global initialized from it is reached through a
+/// lazy-initialization call on every access; `BalancerWorker.init` checks the two agree.
+@usableFromInline var decisionReasonCount: Int { Int(DecisionReason.ndpReply.rawValue) &+ 1 }
+@usableFromInline var parseStatusCount: Int { Int(ParseStatus.malformedICMPInner.rawValue) &+ 1 }
+@usableFromInline var verdictCount: Int { Int(Verdict.reply.rawValue) &+ 1 }

@@ -6,7 +6,7 @@ extension FlowTable {
     package var slotCount: Int { slotMask &+ 1 }
 
     package func homeSlot(of key: FlowKey) -> Int {
-        homeSlot(ofHash: hashKey.hash(PackedKey(key)))
+        homeSlot(ofHash: hashKey.hash(key))
     }
 
     /// The longest distance from an entry's home slot to where it sits.

@@ -1,10 +1,12 @@
+import DromosWire
+
 extension FlowTable {
-    @inline(__always)
+    @inline(always)
     func homeSlot(ofHash hash: UInt64) -> Int {
         Int(truncatingIfNeeded: hash >> entryBits) & slotMask
     }
 
-    @inline(__always)
+    @inline(always)
     func entryIndex(atSlot position: Int) -> Int32 {
         // An occupied slot holds entry + 1 in its low bits, and entries number at most 2^30.
         Int32(truncatingIfNeeded: slots[position] & entryMask) &- 1
@@ -12,8 +14,8 @@ extension FlowTable {
 
     /// The index slot holding `key`, or -1. Ends at the first empty slot, which exists because the
     /// index has at least twice as many slots as the table has entries.
-    @inline(__always)
-    func slotPosition(of key: PackedKey, hash: UInt64) -> Int {
+    @inline(always)
+    func slotPosition(of key: FlowKey, hash: UInt64) -> Int {
         let hashBits = hash & ~entryMask
         var position = homeSlot(ofHash: hash)
         while true {

@@ -36,7 +36,7 @@ extension FlowTable {
 
     /// Milliseconds until the entry expires; negative once it has. Idle exactly its timeout leaves 0:
     /// still alive.
-    @inline(__always)
+    @inline(always)
     func timeLeft(_ entry: Int32, now: UInt64) -> Int64 {
         let stored = entries[Int(entry)]
         let idle = Int64(bitPattern: now &- stored.lastSeen)

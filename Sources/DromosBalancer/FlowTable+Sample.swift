@@ -20,7 +20,7 @@ extension FlowTable {
             while entry != Entry.none, flows.count < limit, scanned < scanLimit {
                 let stored = entries[Int(entry)]
                 scanned += 1
-                let key = stored.key.flowKey
+                let key = stored.key
                 if matches(key) {
                     let idle = Int64(bitPattern: now &- stored.lastSeen)
                     flows.append(FlowSample(key: key, backend: stored.target.backend, state: stored.state,

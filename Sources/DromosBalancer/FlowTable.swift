@@ -56,7 +56,7 @@ public final class FlowTable {
 
         entries = .allocate(capacity: capacity)
         let zero = IPAddress.v4(IPv4Address(rawValue: 0))
-        let unusedKey = PackedKey(FlowKey(source: zero, destination: zero, ipProtocol: 0))
+        let unusedKey = FlowKey(source: zero, destination: zero, ipProtocol: 0)
         let unusedTarget = FlowTarget(backend: zero, backendIndex: -1, generation: 0)
         for index in 0..<capacity {
             let next = index + 1 < capacity ? Int32(index + 1) : Entry.none
@@ -99,30 +99,42 @@ public final class FlowTable {
     /// Finds `key`'s live entry. An entry idle past its timeout is removed on the way and returned as
     /// `.expired`, so the caller can release what it held (a least-connections count, say).
     public func lookup(_ key: FlowKey, now: UInt64) -> FlowLookup {
-        let packed = PackedKey(key)
-        let position = slotPosition(of: packed, hash: hashKey.hash(packed))
+        find(key, now: now)
+    }
+
+    /// `lookup`, for the balancer's full path to inline: a hit is a hash, a probe and a timestamp check.
+    @inline(always)
+    func find(_ key: FlowKey, now: UInt64) -> FlowLookup {
+        let position = slotPosition(of: key, hash: hashKey.hash(key))
         guard position >= 0 else { return .missing }
         let entry = entryIndex(atSlot: position)
-        guard timeLeft(entry, now: now) >= 0 else {
-            let expired = record(at: entry)
-            removeEntry(entry, atSlot: position)
-            counters.pointee.expirations &+= 1
-            return .expired(expired)
-        }
+        guard timeLeft(entry, now: now) >= 0 else { return .expired(removeExpired(entry, atSlot: position)) }
         return .found(FlowHandle(index: entry))
     }
 
-    public func target(_ handle: FlowHandle) -> FlowTarget {
-        entries[checked(handle)].target
+    /// `find` without its side effect: the live entry for `key`, or nil (an expired one stays).
+    @inline(always)
+    func peek(_ key: FlowKey, now: UInt64) -> FlowHandle? {
+        let position = slotPosition(of: key, hash: hashKey.hash(key))
+        guard position >= 0 else { return nil }
+        let entry = entryIndex(atSlot: position)
+        guard timeLeft(entry, now: now) >= 0 else { return nil }
+        return FlowHandle(index: entry)
     }
 
-    public func setTarget(_ handle: FlowHandle, _ target: FlowTarget) {
-        entries[checked(handle)].target = target
+    @inline(never)
+    func removeExpired(_ entry: Int32, atSlot position: Int) -> FlowRecord {
+        let expired = record(at: entry)
+        removeEntry(entry, atSlot: position)
+        counters.pointee.expirations &+= 1
+        return expired
     }
 
-    public func state(_ handle: FlowHandle) -> FlowState {
-        entries[checked(handle)].state
-    }
+    public func target(_ handle: FlowHandle) -> FlowTarget { target(at: handle) }
+
+    public func setTarget(_ handle: FlowHandle, _ target: FlowTarget) { setTarget(at: handle, target) }
+
+    public func state(_ handle: FlowHandle) -> FlowState { state(at: handle) }
 
     public func record(_ handle: FlowHandle) -> FlowRecord {
         record(at: Int32(checked(handle)))
@@ -130,7 +142,28 @@ public final class FlowTable {
 
     /// Records a packet of the flow: it is now the newest of its class, and TCP flags may move it to
     /// another class (`FlowState.after(tcpFlags:)`). Non-TCP flows ignore the flags.
-    public func touch(_ handle: FlowHandle, tcpFlags: UInt8, now: UInt64) {
+    public func touch(_ handle: FlowHandle, tcpFlags: UInt8, now: UInt64) { touch(at: handle, tcpFlags: tcpFlags, now: now) }
+
+    // The packet path's accessors, which the balancer's decision inlines (an inlined public method
+    // would have to be inlinable, and with it everything it touches).
+
+    @inline(always)
+    func target(at handle: FlowHandle) -> FlowTarget {
+        entries[checked(handle)].target
+    }
+
+    @inline(always)
+    func setTarget(at handle: FlowHandle, _ target: FlowTarget) {
+        entries[checked(handle)].target = target
+    }
+
+    @inline(always)
+    func state(at handle: FlowHandle) -> FlowState {
+        entries[checked(handle)].state
+    }
+
+    @inline(always)
+    func touch(at handle: FlowHandle, tcpFlags: UInt8, now: UInt64) {
         let entry = handle.index
         let index = checked(handle)
         let old = entries[index].state
@@ -157,9 +190,8 @@ public final class FlowTable {
     public func insert(_ key: FlowKey, target: FlowTarget, tcpFlags: UInt8, now: UInt64)
         -> (handle: FlowHandle, evicted: FlowRecord?)
     {
-        let packed = PackedKey(key)
-        let hash = hashKey.hash(packed)
-        assert(slotPosition(of: packed, hash: hash) < 0, "insert of a flow already in the table")
+        let hash = hashKey.hash(key)
+        assert(slotPosition(of: key, hash: hash) < 0, "insert of a flow already in the table")
         var evicted: FlowRecord? = nil
         if counters.pointee.count == capacity {
             let (victim, left) = entryNearestExpiry(now: now)
@@ -174,7 +206,7 @@ public final class FlowTable {
         let entry = counters.pointee.freeHead
         let index = Int(entry)
         counters.pointee.freeHead = entries[index].older
-        entries[index].key = packed
+        entries[index].key = key
         entries[index].target = target
         entries[index].state = FlowState.initial(ipProtocol: key.ipProtocol, tcpFlags: tcpFlags)
         entries[index].lastSeen = now
@@ -218,12 +250,12 @@ public final class FlowTable {
 
     func record(at entry: Int32) -> FlowRecord {
         let stored = entries[Int(entry)]
-        return FlowRecord(key: stored.key.flowKey, target: stored.target, state: stored.state,
+        return FlowRecord(key: stored.key, target: stored.target, state: stored.state,
                           lastSeen: stored.lastSeen)
     }
 
     /// The entry's index; debug builds also catch a handle whose entry was freed.
-    @inline(__always)
+    @inline(always)
     private func checked(_ handle: FlowHandle) -> Int {
         let index = Int(handle.index)
         assert(index >= 0 && index < capacity && entries[index].newer != Entry.free, "stale FlowHandle")

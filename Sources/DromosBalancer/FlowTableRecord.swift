@@ -4,6 +4,10 @@ public import DromosWire
 public struct FlowTarget: Hashable, Sendable {
     /// Outlives table rebuilds: after a new `ForwardingTable`, a flow is re-pinned by this address.
     public var backend: IPAddress
+    /// The service the flow was steered by, as an index into the table of epoch `generation` (valid only
+    /// then, like `backendIndex`), or `unknownService`: a known flow's frame skips the service lookup.
+    /// 16 bits, declared here, so it takes the padding after `backend` and entries stay 88 bytes.
+    public var serviceIndex: UInt16
     /// Valid only while the worker's table epoch is `generation`; saves a search while that table is current.
     public var backendIndex: Int32
     /// The worker's epoch (its count of adopted tables) when `backendIndex` was stored.
@@ -13,9 +17,13 @@ public struct FlowTarget: Hashable, Sendable {
     public var servicePort: UInt16
     public var serviceTransport: UInt8
 
+    /// No service index stored (or one beyond 16 bits): the service is looked up.
+    public static let unknownService = UInt16.max
+
     public init(backend: IPAddress, backendIndex: Int32, generation: UInt32, servicePort: UInt16 = 0,
-                serviceTransport: UInt8 = 0) {
+                serviceTransport: UInt8 = 0, serviceIndex: UInt16 = FlowTarget.unknownService) {
         self.backend = backend
+        self.serviceIndex = serviceIndex
         self.backendIndex = backendIndex
         self.generation = generation
         self.servicePort = servicePort

@@ -3,7 +3,11 @@ public import DromosWire
 /// A service as the packet path sees it: trivial fields only, so reading one never touches ARC.
 @usableFromInline
 struct ServiceSlot {
-    @usableFromInline var vip: IPAddress
+    /// The VIP's words as `FlowKey` stores a destination, so the packet path compares a frame's key
+    /// without building an `IPAddress`.
+    @usableFromInline var vipHigh: UInt64
+    @usableFromInline var vipLow: UInt64
+    @usableFromInline var vipIsIPv6: Bool
     @usableFromInline var transport: UInt8
     @usableFromInline var port: UInt16
     @usableFromInline var hasPort: Bool
@@ -23,6 +27,28 @@ struct ServiceSlot {
     @usableFromInline var weightGCD: Int32
     /// Dromos answers ARP/NDP for this VIP: set on every service of the VIP when any of them asks.
     @usableFromInline var announcesVIP: Bool
+
+    init(vip: IPAddress, transport: UInt8, port: UInt16, hasPort: Bool, scheduler: SchedulerKind, firstBackend: Int32,
+         backendCount: Int32, firstUsable: Int32, usableCount: Int32, maglevOffset: Int, maglevSize: Int,
+         maxWeight: Int32, weightGCD: Int32, announcesVIP: Bool) {
+        (vipHigh, vipLow, vipIsIPv6) = vip.flowKeyWords
+        self.transport = transport
+        self.port = port
+        self.hasPort = hasPort
+        self.scheduler = scheduler
+        self.firstBackend = firstBackend
+        self.backendCount = backendCount
+        self.firstUsable = firstUsable
+        self.usableCount = usableCount
+        self.maglevOffset = maglevOffset
+        self.maglevSize = maglevSize
+        self.maxWeight = maxWeight
+        self.weightGCD = weightGCD
+        self.announcesVIP = announcesVIP
+    }
+
+    @inlinable
+    var vip: IPAddress { IPAddress(flowKeyHigh: vipHigh, low: vipLow, isIPv6: vipIsIPv6) }
 }
 
 @usableFromInline
@@ -65,6 +91,12 @@ struct OpenIndex {
 @inlinable
 func indexHash(_ address: IPAddress, _ extra: UInt64) -> UInt64 {
     let (high, low) = address.words
+    return indexHash(high: high, low: low, extra)
+}
+
+/// The same over `IPAddress.words`.
+@inlinable @inline(__always)
+func indexHash(high: UInt64, low: UInt64, _ extra: UInt64) -> UInt64 {
     var hash = (high ^ 0x9e37_79b9_7f4a_7c15) &* 0xbf58_476d_1ce4_e5b9
     hash = (hash ^ low ^ (hash >> 31)) &* 0x94d0_49bb_1331_11eb
     hash = (hash ^ extra ^ (hash >> 29)) &* 0xbf58_476d_1ce4_e5b9

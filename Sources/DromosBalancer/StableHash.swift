@@ -92,22 +92,14 @@ public enum StableHash {
     /// its outputs instead of a published vector.
     @inlinable
     public static func hash(_ flow: FlowKey, seed: UInt64) -> UInt64 {
-        let source = words(flow.source)
-        let destination = words(flow.destination)
+        // `FlowKey` stores the addresses as `words` gives them; only the source's family is hashed.
+        let sourceTag = flow.rest & FlowKey.sourceIsIPv6 != 0 ? ipv6Tag : ipv4Tag
         let rest = UInt64(flow.ipProtocol) | UInt64(flow.sourcePort) << 8 | UInt64(flow.destinationPort) << 24
-            | UInt64(source.tag) << 40
+            | UInt64(sourceTag) << 40
         var state = seed ^ mix(seed ^ Wy.secret0, Wy.secret1)
-        state = mix(source.high ^ Wy.secret1, source.low ^ state)
-        state = mix(destination.high ^ Wy.secret2, destination.low ^ state)
+        state = mix(flow.sourceHigh ^ Wy.secret1, flow.sourceLow ^ state)
+        state = mix(flow.destinationHigh ^ Wy.secret2, flow.destinationLow ^ state)
         return mix(Wy.secret1 ^ Wy.flowLength, mix(rest ^ Wy.secret3, state))
-    }
-
-    @inlinable
-    static func words(_ address: IPAddress) -> (high: UInt64, low: UInt64, tag: UInt8) {
-        switch address {
-        case .v4(let v4): return (0, UInt64(v4.rawValue), ipv4Tag)
-        case .v6(let v6): return (v6.high, v6.low, ipv6Tag)
-        }
     }
 
     /// wyhash's `_wymix`: the 128-bit product folded to 64 bits, so every input bit reaches the output.

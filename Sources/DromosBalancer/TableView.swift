@@ -84,6 +84,53 @@ public struct TableView {
         }
     }
 
+    /// `lookupService(vip: key.destination, transport: key.ipProtocol, port: key.destinationPort)` on the
+    /// key's words: the packet path's probe, without building the address.
+    @inline(always)
+    func lookupService(destinationOf key: FlowKey) -> Int32 {
+        let exact = probeService(destinationOf: key, hasPort: true)
+        return exact >= 0 ? exact : probeService(destinationOf: key, hasPort: false)
+    }
+
+    @inline(always)
+    func probeService(destinationOf key: FlowKey, hasPort: Bool) -> Int32 {
+        let isIPv6 = key.destinationIsIPv6
+        let transport = key.ipProtocol
+        let port = hasPort ? key.destinationPort : 0
+        // `IPAddress.words`: an IPv4 address in its IPv4-mapped form.
+        let low = isIPv6 ? key.destinationLow : key.destinationLow | 0xffff_0000_0000
+        let extra = UInt64(transport) << 32 | UInt64(port) | (hasPort ? 0 : 1 << 40)
+        var position = Int(truncatingIfNeeded: indexHash(high: key.destinationHigh, low: low, extra)) & serviceIndex.mask
+        while true {
+            let candidate = serviceIndex.slots[position]
+            if candidate < 0 { return -1 }
+            let slot = serviceSlots[Int(candidate)]
+            if slot.vipLow == key.destinationLow && slot.vipHigh == key.destinationHigh && slot.vipIsIPv6 == isIPv6
+                && slot.transport == transport && slot.hasPort == hasPort && slot.port == port {
+                return candidate
+            }
+            position = (position &+ 1) & serviceIndex.mask
+        }
+    }
+
+    /// `lookupVIP(key.destination)` on the key's words.
+    @inline(always)
+    func lookupVIP(destinationOf key: FlowKey) -> Int32 {
+        let isIPv6 = key.destinationIsIPv6
+        // `IPAddress.words`: an IPv4 address in its IPv4-mapped form.
+        let low = isIPv6 ? key.destinationLow : key.destinationLow | 0xffff_0000_0000
+        var position = Int(truncatingIfNeeded: indexHash(high: key.destinationHigh, low: low, 0)) & vipIndex.mask
+        while true {
+            let candidate = vipIndex.slots[position]
+            if candidate < 0 { return -1 }
+            let slot = serviceSlots[Int(candidate)]
+            if slot.vipLow == key.destinationLow && slot.vipHigh == key.destinationHigh && slot.vipIsIPv6 == isIPv6 {
+                return candidate
+            }
+            position = (position &+ 1) & vipIndex.mask
+        }
+    }
+
     /// Any service with this VIP, or -1: tells "ours but unusable" from "not ours".
     @inlinable
     public func lookupVIP(_ vip: IPAddress) -> Int32 {

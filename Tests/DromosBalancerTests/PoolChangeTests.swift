@@ -118,6 +118,28 @@ import DromosWire
         }
     }
 
+    /// A known flow's frames skip the service lookup within a table (the flow entry keeps the service's
+    /// index); after a table change in which the service moved, they name it at its new index, on the
+    /// first frame (which looks it up and re-stamps the entry) and on those after it (which do not).
+    @Test func aKnownFlowNamesItsServiceInEachTable() throws {
+        var api = webService(port: 8080)
+        api.name = "api"
+        let harness = try Harness([api, webService()])
+        let flow = clientFlow(3)
+        let first = harness.send(TestFrames.tcp(flow)).decision
+        let second = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+        #expect(first.isNewFlow && !second.isNewFlow)
+        #expect([first, second].map { harness.table.serviceName($0.serviceIndex) } == ["web", "web"])
+        let backend = harness.table.backendAddress(first.backendIndex)
+        try harness.publish([webService(), api])
+        for _ in 0..<2 {
+            let decision = harness.send(TestFrames.tcp(flow, flags: TCPFlag.ack)).decision
+            #expect(decision.verdict == .forward && !decision.isNewFlow)
+            #expect(harness.table.backendAddress(decision.backendIndex) == backend)
+            #expect(decision.serviceIndex == 0 && harness.table.serviceName(decision.serviceIndex) == "web")
+        }
+    }
+
     /// A backend that left and came back starts empty: its old flows were given up when it left.
     @Test func aReaddedBackendDoesNotGetItsOldFlowsBack() throws {
         let full = webService(scheduler: .lc, weights: [1, 1, 1])
