@@ -46,7 +46,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "DromosWire", swiftSettings: strict),
-        .target(name: "DromosBalancer", dependencies: ["DromosWire"], swiftSettings: strict),
+        .target(name: "DromosBalancer", dependencies: ["DromosSystem", "DromosWire"], swiftSettings: strict),
         .target(name: "DromosIO", dependencies: ["DromosSystem", "DromosWire", "CPcap", "CLinuxPacket"], swiftSettings: strict),
         // The AF_XDP port and its XDP program: a module of its own, as libbpf's linux/bpf.h and libpcap's
         // pcap/bpf.h define `struct bpf_insn` differently and cannot meet in one module.

@@ -1,3 +1,4 @@
+import DromosSystem
 public import DromosWire
 
 /// The flows one worker has pinned to backends. One worker thread owns a table: nothing in it is shared,
@@ -30,7 +31,8 @@ public final class FlowTable {
     let counters: UnsafeMutablePointer<Counters>
     let hashKey: HashKey
 
-    /// Preallocates and touches everything, so the first packets take no page faults either.
+    /// Preallocates and touches everything, so the first packets take no page faults either; the entries
+    /// and the index in huge pages where the kernel offers them (`HugePageMemory`).
     public convenience init(capacity: Int, timeouts: FlowTimeouts) {
         var random = SystemRandomNumberGenerator()
         self.init(capacity: capacity, timeouts: timeouts, hashSeed: random.next())
@@ -51,10 +53,10 @@ public final class FlowTable {
         slotMask = slotCount &- 1
         entryBits = UInt64(Int.bitWidth &- capacity.leadingZeroBitCount)
         entryMask = (1 << entryBits) &- 1
-        slots = .allocate(capacity: slotCount)
+        slots = HugePageMemory.allocate(UInt64.self, capacity: slotCount)
         slots.initialize(repeating: 0, count: slotCount)
 
-        entries = .allocate(capacity: capacity)
+        entries = HugePageMemory.allocate(Entry.self, capacity: capacity)
         let zero = IPAddress.v4(IPv4Address(rawValue: 0))
         let unusedKey = FlowKey(source: zero, destination: zero, ipProtocol: 0)
         let unusedTarget = FlowTarget(backend: zero, backendIndex: -1, generation: 0)
