@@ -1,7 +1,7 @@
 extension FrameParser {
     @inlinable static var tcpMinimumHeaderLength: Int { 20 }
     @inlinable static var udpHeaderLength: Int { 8 }
-    static let icmpHeaderLength = 8
+    @inlinable static var icmpHeaderLength: Int { 8 }
 
     /// Reads the transport header at `l4Offset`, bounded by the datagram's end and the capture.
     @inlinable @inline(always)
@@ -27,8 +27,18 @@ extension FrameParser {
                 return
             }
             setPorts(bytes, &parsed, at: start)
-        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
-            parsed = parseICMP(bytes, parsed)
+        case IPProtocolNumber.icmp where parsed.l3 == .ipv4:
+            guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
+                parsed.status = .truncatedICMP
+                return
+            }
+            if isICMPv4Error(type: bytes.u8(start)) { parsed = parseQuotedHeader(bytes, parsed, at: start &+ icmpHeaderLength) }
+        case IPProtocolNumber.icmpv6 where parsed.l3 == .ipv6:
+            guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
+                parsed.status = .truncatedICMP
+                return
+            }
+            if isICMPv6Error(type: bytes.u8(start)) { parsed = parseQuotedHeader(bytes, parsed, at: start &+ icmpHeaderLength) }
         default:
             break
         }
@@ -41,50 +51,28 @@ extension FrameParser {
         parsed.flags |= ParsedFrame.Flags.hasPorts
     }
 
-    /// ICMP over IPv4 and ICMPv6 over IPv6 (not across: an ICMP header in IPv6 is nothing the parser
-    /// reads); an error's quoted header gives the flow. By value, so that only ICMP frames pay for the
-    /// copies (see `parseEthernet`).
+    /// An ICMP/ICMPv6 error's quoted header, which gives the flow. By value, so that only ICMP errors
+    /// pay for the copies (see `parseEthernet`).
     @usableFromInline
-    static func parseICMP(_ bytes: ByteView, _ frame: ParsedFrame) -> ParsedFrame {
+    static func parseQuotedHeader(_ bytes: ByteView, _ frame: ParsedFrame, at start: Int) -> ParsedFrame {
         var parsed = frame
-        parseICMP(bytes, &parsed)
-        return parsed
-    }
-
-    static func parseICMP(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
-        let start = parsed.l4Offset
-        let end = parsed.l3End
-        switch parsed.ipProtocol {
-        case IPProtocolNumber.icmp where parsed.l3 == .ipv4:
-            guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
-                parsed.status = .truncatedICMP
-                return
-            }
-            if isICMPv4Error(type: bytes.u8(start)) {
-                parseQuotedIPv4(bytes, &parsed, at: start &+ icmpHeaderLength)
-            }
-        case IPProtocolNumber.icmpv6 where parsed.l3 == .ipv6:
-            guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
-                parsed.status = .truncatedICMP
-                return
-            }
-            if isICMPv6Error(type: bytes.u8(start)) {
-                parseQuotedIPv6(bytes, &parsed, at: start &+ icmpHeaderLength)
-            }
-        default:
-            break
+        if parsed.l3 == .ipv4 {
+            parseQuotedIPv4(bytes, &parsed, at: start)
+        } else {
+            parseQuotedIPv6(bytes, &parsed, at: start)
         }
+        return parsed
     }
 
     /// Destination unreachable, source quench, time exceeded (the types IPVS steers to the flow's real
     /// server) and parameter problem: all quote the offending datagram (RFC 792).
-    @inline(__always)
+    @inlinable @inline(always)
     static func isICMPv4Error(type: UInt8) -> Bool {
         type == 3 || type == 4 || type == 11 || type == 12
     }
 
     /// Destination unreachable, packet too big, time exceeded, parameter problem (RFC 4443).
-    @inline(__always)
+    @inlinable @inline(always)
     static func isICMPv6Error(type: UInt8) -> Bool {
         type >= 1 && type <= 4
     }

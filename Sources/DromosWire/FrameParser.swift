@@ -5,10 +5,13 @@
 /// headers claim are checked against the wire length (a lie there is malformed input); reads are checked
 /// against the captured length (a capture or ring slot may hold less than the wire carried).
 ///
-/// The common path (Ethernet, VLAN tags, IPv4, TCP and UDP) is inlinable, so the balancer's decision
-/// inlines it and keeps the result in registers; ARP, IPv6 and ICMP are calls.
+/// The common path (Ethernet, VLAN tags, IPv4, IPv6's fixed header, TCP, UDP and ICMP's type) is
+/// inlinable, so the balancer's decision inlines it and keeps the result in registers; ARP, IPv6's
+/// extension-header walk, an ICMP error's quoted header and a jumbogram's length are calls.
 public enum FrameParser {
-    public static let maxVLANTags = 2
+    // Computed, not stored: a stored global read from the balancer's module, which inlines the parser,
+    // goes through a lazy initializer's accessor.
+    @inlinable public static var maxVLANTags: Int { 2 }
     /// RFC 8200 chains rarely exceed three headers; the bound keeps a hostile chain from costing more.
     public static let maxIPv6ExtensionHeaders = 8
     @inlinable static var ethernetHeaderLength: Int { 14 }
@@ -24,7 +27,7 @@ public enum FrameParser {
     }
 
     /// `parse`, into a value the caller already holds: for a caller that passes the result on by address,
-    /// so it is written where it stays rather than copied there (136 bytes, a `memcpy`).
+    /// so it is written where it stays rather than copied there (130 bytes, a `memcpy`).
     @inlinable @inline(always)
     public static func parse(_ frame: UnsafeRawBufferPointer, wireLength: Int? = nil, into parsed: inout ParsedFrame) {
         let bytes = ByteView(frame)
@@ -32,9 +35,10 @@ public enum FrameParser {
         parseEthernet(bytes, &parsed)
     }
 
-    // Every stage that can see a frame on the packet path is inlined, and the rest (ARP, ICMP, an
-    // IPv6 jumbogram's length) takes and returns values: no call takes the result's address, so a
-    // caller that inlines the parser keeps the result in registers rather than in 136 bytes of stack.
+    // Every stage that can see a frame on the packet path is inlined, and the rest (ARP, IPv6's
+    // extension-header walk, an ICMP error's quoted header, a jumbogram's length) takes and returns
+    // values: no call takes the result's address, so a caller that inlines the parser keeps the result
+    // in registers rather than in 130 bytes of stack.
     @inlinable @inline(always)
     static func parseEthernet(_ bytes: ByteView, _ parsed: inout ParsedFrame) {
         guard bytes.contains(ethernetHeaderLength, at: 0) else {
