@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "DromosWireTests", dependencies: ["DromosWire", "CAllocationCounter"], swiftSettings: strict),
         .testTarget(
             name: "DromosBalancerTests",
-            dependencies: ["DromosBalancer", "DromosWire", "CAllocationCounter"],
+            dependencies: ["DromosBalancer", "DromosSystem", "DromosWire", "CAllocationCounter"],
             swiftSettings: strict
         ),
         .testTarget(

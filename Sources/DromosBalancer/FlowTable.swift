@@ -73,9 +73,9 @@ public final class FlowTable {
 
     deinit {
         entries.deinitialize(count: capacity)
-        entries.deallocate()
+        HugePageMemory.deallocate(entries, capacity: capacity)
         slots.deinitialize(count: slotMask &+ 1)
-        slots.deallocate()
+        HugePageMemory.deallocate(slots, capacity: slotMask &+ 1)
         lists.deinitialize(count: FlowState.classCount)
         lists.deallocate()
         counters.deinitialize(count: 1)
