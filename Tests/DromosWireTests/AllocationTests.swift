@@ -33,6 +33,13 @@ import DromosWire
         #expect(checksum != 0)
     }
 
+    /// The budget work shrank the parse from 221 bytes; a field added carelessly (an optional, an enum
+    /// with a payload) would bring back the copies between the parser and `decide` that it removed.
+    @Test func theParseStaysCompact() {
+        #expect(MemoryLayout<ParsedFrame>.size == 130)
+        #expect(MemoryLayout<FlowKey>.size == 40)
+    }
+
     @Test func rewritingAllocatesNothing() {
         var frame = tcpFrame()
         frame.withUnsafeMutableBytes { bytes in
