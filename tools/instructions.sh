@@ -34,7 +34,7 @@ if ((differential)) && [[ -z "$base" ]]; then echo "instructions.sh: --different
 
 # Builds the driver against tree $1 into .build-instructions/$2; prints the binary's path.
 build_driver() {
-    local tree=$1 name=$2 package="$PWD/.build-instructions/$2"
+    local tree=$1 package="$PWD/.build-instructions/$2"
     mkdir -p "$package/Sources/Instructions"
     cp tools/instructions/*.swift Benchmarks/Fixtures/Fixtures.swift "$package/Sources/Instructions/"
     cat > "$package/Package.swift" <<SWIFT
