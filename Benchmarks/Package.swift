@@ -32,7 +32,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        benchmarkTarget("Parsing", measuring: ["DromosWire"]),
+        benchmarkTarget("Parsing", measuring: ["DromosWire"], fixtures: true),
         benchmarkTarget("Balancer", measuring: ["DromosBalancer", "DromosWire"]),
         benchmarkTarget("Decide", measuring: ["DromosBalancer", "DromosWire"], fixtures: true),
         benchmarkTarget("Worker", measuring: ["DromosSystem", "DromosIO", "DromosDatapath", "DromosBalancer", "DromosWire"], fixtures: true),

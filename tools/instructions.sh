@@ -13,7 +13,7 @@
 #   --differential with --base: run every corpus frame (../shared/corpus/tcpdump), whole, cut and
 #                  altered, through both builds' parser and balancer and require identical output
 #                  (a change meant to keep behavior); exit 1 on any difference.
-# The driver (tools/instructions/*.swift, with Benchmarks/Fixtures) is built in release mode into
+# The driver (tools/instructions/*.swift, with the benchmarks' Benchmarks/Fixtures) is built in release mode into
 # .build-instructions/<tree>/, a package generated there whose dependency is the tree.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -36,7 +36,7 @@ if ((differential)) && [[ -z "$base" ]]; then echo "instructions.sh: --different
 build_driver() {
     local tree=$1 package="$PWD/.build-instructions/$2"
     mkdir -p "$package/Sources/Instructions"
-    cp tools/instructions/*.swift Benchmarks/Fixtures/Fixtures.swift "$package/Sources/Instructions/"
+    cp tools/instructions/*.swift Benchmarks/Fixtures/*.swift "$package/Sources/Instructions/"
     cat > "$package/Package.swift" <<SWIFT
 // swift-tools-version:6.1
 import PackageDescription

@@ -35,7 +35,7 @@ public enum HugePageMemory {
         let head = Int(aligned &- start)
         if head > 0 { munmap(mapping, head) }
         let memory = UnsafeMutableRawPointer(bitPattern: aligned)!
-        if hugePageSize &- head > 0 { munmap(memory + length, hugePageSize &- head) }
+        munmap(memory + length, hugePageSize &- head)  // never empty: `head` is below one huge page
         _ = try? Syscall.call("madvise") { Int(madvise(memory, length, MADV_HUGEPAGE)) }
         return memory.bindMemory(to: T.self, capacity: capacity)
     }

@@ -27,18 +27,16 @@ extension FrameParser {
                 return
             }
             setPorts(bytes, &parsed, at: start)
-        case IPProtocolNumber.icmp where parsed.l3 == .ipv4:
+        // ICMP over IPv4 and ICMPv6 over IPv6, not across: an ICMP header in IPv6 is nothing the parser reads.
+        case IPProtocolNumber.icmp where parsed.l3 == .ipv4, IPProtocolNumber.icmpv6 where parsed.l3 == .ipv6:
             guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
                 parsed.status = .truncatedICMP
                 return
             }
-            if isICMPv4Error(type: bytes.u8(start)) { parsed = parseQuotedHeader(bytes, parsed, at: start &+ icmpHeaderLength) }
-        case IPProtocolNumber.icmpv6 where parsed.l3 == .ipv6:
-            guard bytes.contains(icmpHeaderLength, at: start, end: end) else {
-                parsed.status = .truncatedICMP
-                return
+            let type = bytes.u8(start)
+            if parsed.l3 == .ipv4 ? isICMPv4Error(type: type) : isICMPv6Error(type: type) {
+                parsed = parseQuotedHeader(bytes, parsed, at: start &+ icmpHeaderLength)
             }
-            if isICMPv6Error(type: bytes.u8(start)) { parsed = parseQuotedHeader(bytes, parsed, at: start &+ icmpHeaderLength) }
         default:
             break
         }

@@ -1,4 +1,3 @@
-import Glibc
 import Testing
 import DromosSystem
 
@@ -34,14 +33,14 @@ import DromosSystem
 
     /// The selected mode in /sys/kernel/mm/transparent_hugepage/enabled ("always [madvise] never").
     static var transparentHugePagesMode: String? {
-        guard let text = readText("/sys/kernel/mm/transparent_hugepage/enabled"),
+        guard let text = try? Files.readText("/sys/kernel/mm/transparent_hugepage/enabled"),
               let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]"), open < close else { return nil }
         return String(text[text.index(after: open)..<close])
     }
 
     /// The /proc/self/smaps entry whose range holds `address`: its bounds and VmFlags.
     static func mapping(containing address: UInt) -> (start: UInt, end: UInt, flags: [Substring])? {
-        guard let text = readText("/proc/self/smaps") else { return nil }
+        guard let text = try? Files.readText("/proc/self/smaps") else { return nil }
         var current: (start: UInt, end: UInt)?
         for line in text.split(separator: "\n") {
             if let range = line.split(separator: " ").first, range.contains("-"), !range.hasSuffix(":") {
@@ -56,18 +55,5 @@ import DromosSystem
             }
         }
         return nil
-    }
-
-    static func readText(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

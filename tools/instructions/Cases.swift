@@ -9,51 +9,21 @@ import DromosWire
 /// Keeps a result alive without letting the optimizer see through it.
 @_optimize(none) @inline(never) func sink<T>(_: T) {}
 
-/// The Parsing benchmark's 64-byte IPv4 TCP SYN frame.
-func parsingBenchmarkFrame() -> [UInt8] {
-    var frame: [UInt8] = [0x02, 0, 0, 0, 0, 0xfe, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]
-    frame += [0x45, 0, 0, 50, 0x1c, 0x46, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 10]
-    frame += [0xc0, 0x00, 0x01, 0xbb, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0xfa, 0xf0, 0, 0, 0, 0]
-    frame += [UInt8](repeating: 0xa5, count: 10)
-    return frame
-}
-
-/// The Decide benchmark's fixture: a million flows placed in a million-entry table.
-final class WarmTable {
-    static let flowCount = 1_000_000
-    static let slotSize = 64
-    let worker = Fixtures.webBalancer()
-    let frames: UnsafeMutableRawBufferPointer
-
-    init() {
-        frames = .allocate(byteCount: Self.flowCount * Self.slotSize, alignment: 64)
-        frames.initializeMemory(as: UInt8.self, repeating: 0)
-        for flow in 0..<Self.flowCount {
-            Fixtures.tcpFrame(flow: flow).withUnsafeBytes { frame(flow, length: $0.count).copyMemory(from: $0) }
-            _ = worker.decide(frame(flow), now: 1_000)
-        }
-    }
-
-    @inline(__always) func frame(_ flow: Int, length: Int = 54) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: frames.baseAddress! + flow * Self.slotSize, count: length)
-    }
-}
-
 @inline(never) func measureParse(_ frame: UnsafeRawBufferPointer, _ count: Int) {
     for _ in 0..<count { sink(FrameParser.parse(frame)) }
 }
 
 /// 4,096 flows in turn: the Decide benchmark's "hot" case.
-@inline(never) func measureHot(_ table: WarmTable, _ count: Int) {
-    for index in 0..<count { sink(table.worker.decide(table.frame(index & 4_095), now: 1_000)) }
+@inline(never) func measureHot(_ datapath: WarmDatapath, _ count: Int) {
+    for index in 0..<count { sink(datapath.worker.decide(datapath.frame(index & 4_095), now: 1_000)) }
 }
 
 /// A stride through all million flows, so that every frame misses the caches.
-@inline(never) func measureScattered(_ table: WarmTable, _ count: Int) {
+@inline(never) func measureScattered(_ datapath: WarmDatapath, _ count: Int) {
     var flow = 0
     for _ in 0..<count {
-        sink(table.worker.decide(table.frame(flow), now: 1_000))
-        flow = (flow + 611_953) % WarmTable.flowCount
+        sink(datapath.worker.decide(datapath.frame(flow), now: 1_000))
+        flow = datapath.next(flow)
     }
 }
 
@@ -64,15 +34,9 @@ final class WarmTable {
     }
 }
 
-/// A neighbor question answered in place; the question is copied back first, as the answer overwrites it.
-@inline(never) func measureAnswer(
-    _ worker: BalancerWorker, _ question: UnsafeMutableRawBufferPointer, _ scratch: UnsafeMutableRawBufferPointer, _ count: Int
-) {
-    for _ in 0..<count {
-        let frame = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<question.count])
-        frame.copyMemory(from: UnsafeRawBufferPointer(question))
-        precondition(worker.decide(frame, now: 1_000).verdict == .reply)
-    }
+/// A neighbor question answered in place (`NeighborResponder.answer` copies the question back first).
+@inline(never) func measureAnswer(_ responder: NeighborResponder, _ question: UnsafeMutableRawBufferPointer, _ count: Int) {
+    for _ in 0..<count { precondition(responder.answer(question) == .reply) }
 }
 
 @inline(never) func measureWorker(_ worker: DatapathWorker<MemoryPort>, _ batches: Int) {
